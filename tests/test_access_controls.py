@@ -7,9 +7,9 @@ import json
 import pulumi
 import pytest
 
-from core.errors import RosterError
-from core.iam_policy import SEND_ACTION, send_as_policy
-from core.roster import Defaults, Person, parse_roster, resolve
+from ses_mail.roster.errors import RosterError
+from ses_mail.specs.iam_policy import SEND_ACTION, send_as_policy
+from ses_mail.roster import Defaults, Person, parse_roster, resolve
 from tests.credential_helpers import IDENTITY, POLICY, USER, roster
 from tests.iam_eval import Request, allows
 
@@ -215,8 +215,8 @@ def test_a_boundary_caps_what_the_policy_allows():
     ("ses-mail:iamPath", "/a//b/", "is not an IAM path"),
 ])
 def test_bad_stack_config_is_a_clean_error_before_anything_is_registered(write_roster, key, value, words):
-    from offline.aws_mocks import AwsMocks
-    from offline.engine import run_program
+    from ses_mail.review.emulation import AwsMocks
+    from ses_mail.review.engine import run_program
     mocks = AwsMocks()
     with pytest.raises(pulumi.RunError) as caught:
         run_program(roster=write_roster(roster("  - email: taro@test1.com\n")), config={key: value}, mocks=mocks)
@@ -284,7 +284,7 @@ def test_bad_access_fields_name_file_line_field_and_value(case):
 
 def test_every_new_field_documents_its_default():
     """The editor's JSON Schema is generated from these descriptions."""
-    from core.roster import Roster
+    from ses_mail.roster import Roster
     for model, names in [(Person, ["status", "key", "previous_key", "display_name", "allowed_ips", "recipients",
                                    "delivery", "pgp_key", "secret_readers"]),
                          (Defaults, list(Defaults.model_fields)), (Roster, ["defaults"])]:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import yaml
 
-from core.roster import parse_roster
-from offline import benchmark
+from ses_mail.roster import parse_roster
+from benchmarks import scale as benchmark
 
 
 def test_generated_rosters_are_valid_and_sized():

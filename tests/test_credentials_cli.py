@@ -1,4 +1,4 @@
-"""`python -m offline.credentials`: one person's settings from `pulumi stack output --json --show-secrets`."""
+"""`python -m ses_mail.cli.credentials`: one person's settings from `pulumi stack output --json --show-secrets`."""
 from __future__ import annotations
 
 import io
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from offline.credentials import main
+from ses_mail.cli.credentials import main
 from tests.conftest import PROJECT_DIR
 from tests.credential_helpers import READER, derived_password, roster
 from tests.test_delivery import PGP_KEY
@@ -26,7 +26,7 @@ PEOPLE = (
 @pytest.fixture(scope="module")
 def outputs_json(tmp_path_factory) -> str:
     """What `pulumi stack output --json --show-secrets` prints for the stack."""
-    from offline.engine import run_program
+    from ses_mail.review.engine import run_program
     path = tmp_path_factory.mktemp("roster") / "roster.yaml"
     path.write_text(roster(PEOPLE))
     result = run_program(roster=path, region="eu-west-1")
@@ -112,11 +112,11 @@ def test_runs_as_a_command_from_a_file_and_from_stdin(outputs_json, tmp_path):
     path = tmp_path / "outputs.json"
     path.write_text(outputs_json)
     for args, stdin in ([["taro@test1.com", "--file", str(path)], None], [["taro@test1.com"], outputs_json]):
-        done = subprocess.run([sys.executable, "-m", "offline.credentials", *args], cwd=PROJECT_DIR,
+        done = subprocess.run([sys.executable, "-m", "ses_mail.cli.credentials", *args], cwd=PROJECT_DIR,
                               input=stdin, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         assert derived_password("taro@test1.com-key") in done.stdout
-    missing = subprocess.run([sys.executable, "-m", "offline.credentials", "taro@test1.com", "--file",
+    missing = subprocess.run([sys.executable, "-m", "ses_mail.cli.credentials", "taro@test1.com", "--file",
                               str(tmp_path / "nope.json")], cwd=PROJECT_DIR, capture_output=True, text=True,
                              timeout=60)
     assert missing.returncode == 2 and "cannot read" in missing.stderr

@@ -7,12 +7,12 @@ import json
 import pulumi
 import pytest
 
-from core.errors import RosterError
-from core.iam_policy import secret_read_policy
-from core.naming import secret_name
-from core.roster import parse_roster
-from offline.aws_mocks import AwsMocks, fake_secret_key
-from offline.engine import run_program
+from ses_mail.roster.errors import RosterError
+from ses_mail.specs.iam_policy import secret_read_policy
+from ses_mail.specs.naming import secret_name
+from ses_mail.roster import parse_roster
+from ses_mail.review.emulation import AwsMocks, fake_secret_key
+from ses_mail.review.engine import run_program
 from tests.credential_helpers import (ACCOUNT, DEPLOYER, KEY, READER, SECRET, SECRET_POLICY,  # noqa: F401
                                       SECRET_VERSION, by_name, derived_password, everything_plain,
                                       raw_requests, roster)

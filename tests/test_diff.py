@@ -1,7 +1,7 @@
 """The offline plan diff: provider replacement rules, grouping, secrecy, formats and exit codes.
 
 Pure tests build `Resource` lists by hand; the rest run the real program on both sides
-through `offline.diff`, as the CLI and the PR workflow do.
+through `ses_mail.cli.diff`, as the CLI and the PR workflow do.
 """
 from __future__ import annotations
 
@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.smtp_password import smtp_password
-from offline import diff as plandiff
-from offline.aws_mocks import fake_access_key_id, fake_secret_key
-from offline.changes import (CREATE, DELETE, REPLACE, REPLACE_ON, UPDATE, Group, Resource, Secret, diff_stack,
+from ses_mail.specs.smtp_password import smtp_password
+from ses_mail.cli import diff as plandiff
+from ses_mail.review.emulation import fake_access_key_id, fake_secret_key
+from ses_mail.review.changes import (CREATE, DELETE, REPLACE, REPLACE_ON, UPDATE, Group, Resource, Secret, diff_stack,
                              resources, scrub)
-from offline.diff_render import MARKER, Report, render_json, render_markdown, render_text
+from ses_mail.review.render import MARKER, Report, render_json, render_markdown, render_text
+from ses_mail.project import Project
 from tests.conftest import EXAMPLE_ROSTER, PROJECT_DIR
 
 RECORD = "aws:route53/record:Record"
@@ -179,12 +180,14 @@ def dump(data: dict, path: Path) -> Path:
 
 
 def run_diff(*args: str, cwd: Path = PROJECT_DIR, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "offline.diff", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "PYTHONPATH": str(PROJECT_DIR), **(env or {})})
+    return subprocess.run([sys.executable, "-m", "ses_mail", "diff", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, **(env or {})})
 
 
 def report_for(base: Path, head: Path) -> Report:
-    return plandiff.diff_sides("dev", plandiff.base_side_from_file(str(base)), plandiff.Side(str(head), head.read_text(), None, head))
+    project = Project(PROJECT_DIR)
+    return plandiff.diff_sides(project, "dev", plandiff.base_side_from_file(project, "dev", str(base)),
+                               plandiff.head_side(project, "dev", str(head)))
 
 
 def test_adding_a_person_creates_exactly_their_user_policy_and_key(tmp_path):
@@ -344,7 +347,6 @@ def repo(tmp_path, monkeypatch) -> Path:
     subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
     subprocess.run([*git, "add", "."], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "base"], check=True)
-    monkeypatch.setattr(plandiff, "PROJECT_DIR", root)
     monkeypatch.chdir(root)
     return root
 

@@ -9,8 +9,8 @@ import dns.resolver
 import pytest
 from checkdmarc.dmarc import parse_dmarc_record
 
-from core.dns_records import dkim_records, dmarc_record, dmarc_value, mail_from_records, route53_values, static_records
-from core.roster import parse_roster
+from ses_mail.specs.dns_records import dkim_records, dmarc_record, dmarc_value, mail_from_records, route53_values, static_records
+from ses_mail.roster import parse_roster
 
 
 def domain(extra: str = "", name: str = "example.com"):

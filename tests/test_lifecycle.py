@@ -6,10 +6,10 @@ import itertools
 import pulumi
 import pytest
 
-from components import program
-from core.errors import RosterError
-from core.keys import MAX_KEYS_PER_USER, key_resource, key_slots, slot_of
-from core.roster import parse_roster
+from ses_mail import program
+from ses_mail.roster.errors import RosterError
+from ses_mail.specs.key_slots import MAX_KEYS_PER_USER, key_resource, key_slots, slot_of
+from ses_mail.roster import parse_roster
 from tests.credential_helpers import (KEY, POLICY, USER, by_name, derived_password, raw_requests,  # noqa: F401
                                       roster)
 
@@ -181,8 +181,8 @@ def test_bad_lifecycle_fields_name_file_line_field_and_value(fields, field, valu
 
 
 def test_a_bad_rotation_registers_nothing(write_roster):
-    from offline.aws_mocks import AwsMocks
-    from offline.engine import run_program
+    from ses_mail.review.emulation import AwsMocks
+    from ses_mail.review.engine import run_program
     mocks = AwsMocks()
     with pytest.raises(pulumi.RunError, match="previous_key: 1 must be 2"):
         run_program(roster=write_roster(roster(TARO + "    key: 3\n    previous_key: 1\n")), mocks=mocks)

@@ -6,8 +6,8 @@ import string
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.identifiers import normalize_address
-from core.naming import IAM_NAME_MAX, iam_user_name, is_valid_iam_user_name, tag_value
+from ses_mail.roster.identifiers import normalize_address
+from ses_mail.specs.naming import IAM_NAME_MAX, iam_user_name, is_valid_iam_user_name, tag_value
 
 # RFC 5322 atext, the characters a dot-atom local part may use.
 ATEXT = string.ascii_letters + string.digits + "!#$%&'*+-/=?^_`{|}~"

@@ -4,13 +4,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from core.smtp_password import smtp_password
-from offline.aws_mocks import fake_dkim_tokens, fake_secret_key
+from ses_mail.specs.smtp_password import smtp_password
+from ses_mail.review.emulation import fake_dkim_tokens, fake_secret_key
 from tests.conftest import PROJECT_DIR
 
 
 def plan(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "offline.plan", *args], cwd=PROJECT_DIR,
+    return subprocess.run([sys.executable, "-m", "ses_mail.cli.plan", *args], cwd=PROJECT_DIR,
                           capture_output=True, text=True, timeout=120)
 
 

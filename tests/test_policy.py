@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from core.iam_policy import identity_arn, send_as_policy
+from ses_mail.specs.iam_policy import identity_arn, send_as_policy
 from tests.iam_eval import Request, allows
 
 REGION, ACCOUNT = "ap-northeast-1", "123456789012"

@@ -7,8 +7,8 @@ import random
 import pulumi
 import pytest
 
-from offline.aws_mocks import AwsMocks, fake_dkim_tokens, fake_secret_key, fake_zone_id
-from offline.engine import run_program
+from ses_mail.review.emulation import AwsMocks, fake_dkim_tokens, fake_secret_key, fake_zone_id
+from ses_mail.review.engine import run_program
 from tests.conftest import EXAMPLE_ROSTER
 
 TWO_DOMAINS = """
@@ -140,8 +140,8 @@ def test_secrets_are_secret_and_nowhere_in_plain_text(run, capsys):
 
 def test_password_output_is_a_pulumi_secret_inside_the_component():
     """The component's own password Output is secret, not only the stack output."""
-    from components.smtp_sender import SmtpSender
-    from core.roster import Person
+    from ses_mail.components.smtp_sender import SmtpSender
+    from ses_mail.roster import Person
 
     seen = {}
 
@@ -160,7 +160,7 @@ def test_password_output_is_a_pulumi_secret_inside_the_component():
     pulumi.runtime.set_mocks(AwsMocks(region="eu-west-1"), project="ses-mail", stack="unit", preview=False)
     check()
     assert seen["password_secret"] is True and seen["credential_secret"] is True
-    from core.smtp_password import smtp_password
+    from ses_mail.specs.smtp_password import smtp_password
     assert seen["password"] == smtp_password(fake_secret_key("taro@test1.com-key"), "eu-west-1")
 
 
@@ -257,7 +257,7 @@ def test_runs_are_repeatable_in_one_process(run):
 
 def test_unusual_addresses_get_valid_iam_names_and_tag_values(run):
     """RFC 5322 allows o'brien@ or a#b@; IAM names and tag values do not: both are fitted."""
-    from core.naming import is_valid_iam_user_name
+    from ses_mail.specs.naming import is_valid_iam_user_name
 
     result = run("""
         domains:

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.errors import RosterError
-from core.roster import load_roster, parse_roster
+from ses_mail.roster.errors import RosterError
+from ses_mail.roster import load_roster, parse_roster
 from tests.conftest import EXAMPLE_ROSTER
 
 

@@ -11,15 +11,15 @@ import jsonschema
 import pytest
 import yaml
 
-from core.errors import RosterError
-from core.roster import parse_roster
-from offline import schema
+from ses_mail.roster.errors import RosterError
+from ses_mail.roster import parse_roster
+from ses_mail.cli import schema
 from tests.conftest import EXAMPLE_ROSTER, PROJECT_DIR
 
 
 @pytest.fixture(scope="module")
 def validator() -> jsonschema.Draft7Validator:
-    document = json.loads(schema.SCHEMA_FILE.read_text(encoding="utf-8"))
+    document = json.loads((PROJECT_DIR / schema.SCHEMA_FILE).read_text(encoding="utf-8"))
     jsonschema.Draft7Validator.check_schema(document)
     return jsonschema.Draft7Validator(document)
 
@@ -29,18 +29,18 @@ def example() -> dict:
 
 
 def test_committed_schema_matches_the_model():
-    """Fails when core/roster.py changed without `make schema` (python -m offline.schema --write)."""
-    assert schema.SCHEMA_FILE.read_text(encoding="utf-8") == schema.render(), \
+    """Fails when the roster model changed without `make schema` (python -m ses_mail.cli.schema --write)."""
+    assert (PROJECT_DIR / schema.SCHEMA_FILE).read_text(encoding="utf-8") == schema.render(), \
         "config/roster.schema.json is stale: run `make schema` and commit it"
 
 
 def test_check_mode_exits_nonzero_on_drift(tmp_path, monkeypatch):
-    stale = tmp_path / "roster.schema.json"
-    stale.write_text("{}\n")
-    monkeypatch.setattr(schema, "SCHEMA_FILE", stale)
-    monkeypatch.setattr(schema, "PROJECT_DIR", tmp_path)
-    assert schema.main(["--check"]) == 1
-    assert schema.main(["--write"]) == 0 and schema.main(["--check"]) == 0
+    (tmp_path / "Pulumi.yaml").write_text("name: ses-mail\nruntime: python\n")
+    (tmp_path / "config").mkdir()
+    (tmp_path / schema.SCHEMA_FILE).write_text("{}\n")
+    assert schema.main(["--check", "--project-dir", str(tmp_path)]) == 1
+    assert schema.main(["--write", "--project-dir", str(tmp_path)]) == 0
+    assert schema.main(["--check", "--project-dir", str(tmp_path)]) == 0
 
 
 def test_the_example_roster_references_the_schema_on_its_first_line():
@@ -56,7 +56,7 @@ def test_the_example_roster_validates(validator):
 
 def test_every_model_field_is_in_the_schema():
     document = schema.build_schema()
-    from core.roster import Roster
+    from ses_mail.roster import Roster
     for name, model in schema._models(Roster).items():
         target = document if model is Roster else document["definitions"][name]
         assert set(target["properties"]) == set(model.model_fields), name
@@ -113,6 +113,6 @@ def test_shorthands_the_model_accepts_are_accepted_by_the_schema(validator, name
 
 
 def test_the_generator_command_prints_the_same_schema():
-    done = subprocess.run([sys.executable, "-m", "offline.schema"], cwd=PROJECT_DIR, capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "ses_mail.cli.schema"], cwd=PROJECT_DIR, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0 and json.loads(done.stdout) == json.loads(schema.render())

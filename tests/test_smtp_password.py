@@ -5,8 +5,8 @@ import base64
 
 import pytest
 
-from core.smtp_password import smtp_password
-from offline.aws_mocks import fake_secret_key
+from ses_mail.specs.smtp_password import smtp_password
+from ses_mail.review.emulation import fake_secret_key
 
 # AWS's published examples (secret access key, region) -> SMTP password.
 VECTORS = [

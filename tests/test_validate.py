@@ -8,12 +8,13 @@ from pathlib import Path
 
 import yaml
 
-from offline import validate
+from ses_mail.cli import validate
+from ses_mail.project import find_project
 from tests.conftest import EXAMPLE_ROSTER, PROJECT_DIR
 
 
 def run_validate(*args: str, cwd: Path = PROJECT_DIR) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "offline.validate", *args], cwd=cwd, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "ses_mail", "validate", *args], cwd=cwd, capture_output=True,
                           text=True, timeout=120)
 
 
@@ -24,7 +25,7 @@ def test_valid_rosters_exit_0():
 
 
 def test_without_arguments_every_stack_roster_is_checked():
-    assert EXAMPLE_ROSTER in validate.configured_rosters()
+    assert EXAMPLE_ROSTER in validate.configured_rosters(find_project(PROJECT_DIR))
     assert run_validate().returncode == 0
 
 
@@ -47,7 +48,7 @@ def test_a_missing_file_is_an_error_not_a_crash(tmp_path):
 def test_validation_needs_no_pulumi():
     """Fast enough for a hook: importing Pulumi is refused and validation still works."""
     code = ("import sys; sys.modules['pulumi'] = None; sys.modules['pulumi_aws'] = None\n"
-            "from offline.validate import main; sys.exit(main([sys.argv[1]]))")
+            "from ses_mail.cli.validate import main; sys.exit(main([sys.argv[1]]))")
     done = subprocess.run([sys.executable, "-c", code, str(EXAMPLE_ROSTER)], cwd=PROJECT_DIR,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -57,15 +58,15 @@ def test_pre_commit_hook_definition():
     hooks = yaml.safe_load((PROJECT_DIR / ".pre-commit-hooks.yaml").read_text())
     hook = next(h for h in hooks if h["id"] == "validate-roster")
     assert hook["language"] == "python"
-    assert hook["entry"] == "ses-mail-validate-roster"
+    assert hook["entry"] == "ses-mail validate"
     assert hook["files"]  # limited to roster files, which pre-commit passes as arguments
     project = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())
-    assert project["project"]["scripts"]["ses-mail-validate-roster"] == "offline.validate:main"
+    assert project["project"]["scripts"]["ses-mail"] == "ses_mail.cli:main"
 
 
-def test_hook_package_depends_on_what_the_core_needs():
-    """The hook's install has the program's requirements except the Pulumi SDKs it never imports."""
+def test_the_package_depends_on_exactly_the_runtime_requirements():
+    """pyproject's dependencies and requirements.txt (what `pulumi up` installs) say the same."""
     project = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())
-    wanted = [line.strip() for line in (PROJECT_DIR / "requirements.txt").read_text().splitlines()
-              if line.strip() and not line.startswith("#") and not line.startswith("pulumi")]
+    wanted = [line.split("#")[0].strip() for line in (PROJECT_DIR / "requirements.txt").read_text().splitlines()
+              if line.strip() and not line.startswith("#")]
     assert sorted(project["project"]["dependencies"]) == sorted(wanted)

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from offline import diff as plandiff
-from offline.diff_render import MARKER
+from ses_mail.cli import diff as plandiff
+from ses_mail.review.render import MARKER
+from ses_mail.project import find_project
 from tests.conftest import PROJECT_DIR
 
 WORKFLOWS = PROJECT_DIR / ".github" / "workflows"
@@ -123,9 +124,9 @@ def test_pull_request_workflow_tests_validates_and_diffs():
     jobs = workflow["jobs"]
     assert "make test" in runs(jobs["test"])
     roster = jobs["roster"]
-    assert "python -m offline.validate" in runs(roster)
+    assert "ses-mail validate" in runs(roster)
     assert uses(roster, "actions/checkout")["with"]["fetch-depth"] == 0  # git show of the base
-    diff_step = next(s for s in steps(roster) if "offline.diff" in s.get("run", ""))
+    diff_step = next(s for s in steps(roster) if "ses-mail diff" in s.get("run", ""))
     assert "--format markdown" in diff_step["run"] and "--all-stacks" in diff_step["run"]
     assert "--base \"$BASE_SHA\"" in diff_step["run"]
     assert diff_step["env"]["BASE_SHA"] == "${{ github.event.pull_request.base.sha }}"
@@ -185,7 +186,7 @@ def test_the_stack_list_is_every_pulumi_stack_file(name):
     done = subprocess.run(["bash", "-c", command], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     listed = json.loads(done.stdout.strip().removeprefix("stacks="))
-    assert listed == plandiff.stacks_present() and listed
+    assert listed == find_project(PROJECT_DIR).stacks() and listed
 
 
 def test_make_test_installs_the_node_tooling_from_the_lockfile():

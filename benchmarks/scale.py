@@ -3,7 +3,7 @@
 For each size (people; one domain per 50 people) it generates a roster and measures, each in
 a fresh child process:
 
-- program: `offline.engine.run_program` on that roster (roster loading and validation,
+- program: `ses_mail.review.engine.run_program` on that roster (roster loading and validation,
   components, builders, exports: everything the real program does);
 - floor: the same number of resources of the same types, with the same names, parents,
   resource options and input values, registered directly with the pulumi_aws classes (bare
@@ -18,7 +18,7 @@ It reports wall time, peak memory (peak RSS of the child; Python heap peak under
 in a separate child, so tracing does not slow the timed run), resources registered, and the
 program/floor time ratio. Not a test: timings depend on the machine.
 
-    python -m offline.benchmark [--sizes 10,100,1000,5000] [--repeat 3] [--no-heap]
+    python -m benchmarks.scale [--sizes 10,100,1000,5000] [--repeat 3] [--no-heap]
 """
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def _warm_imports(variant: str = "floor") -> None:
     for module in ("iam", "sesv2", "route53", "secretsmanager"):
         getattr(aws, module)
     if variant == "program":
-        import components.program  # noqa: F401  (the program's own modules: core, components)
+        import ses_mail.program  # noqa: F401  (the program's own modules: core, components)
 
 
 def _snake(name: str) -> str:
@@ -144,23 +144,17 @@ def _floor_program(manifest: list[dict[str, Any]], wired: bool = False) -> None:
 
 def _run_floor(manifest: list[dict[str, Any]], stack: str, wired: bool = False) -> Any:
     """Register the manifest under the same runtime setup, mocks and monitor as run_program."""
-    import pulumi
-    from pulumi.runtime import settings
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
-    from .aws_mocks import AwsMocks
-    from .engine import PROJECT, RecordingMonitor, collector_paused, stack_config
+    from ses_mail.project import NAMESPACE, Project
+    from ses_mail.review.emulation import AwsMocks
+    from ses_mail.review.engine import collector_paused, install_mocks
 
-    cfg = stack_config(stack)
-    region = cfg.get(f"{PROJECT}:region") or cfg.get("aws:region") or "us-east-1"
-    settings.ROOT.set(None)
-    pulumi.runtime.set_all_config(cfg)
+    cfg = Project(PROJECT_DIR).stack_config(stack)
+    region = cfg.get(f"{NAMESPACE}:region") or cfg.get("aws:region") or "us-east-1"
     mocks = AwsMocks(region=cfg.get("aws:region") or region)
-    monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
-    settings.SETTINGS.rpc_manager.clear()
-    settings.SETTINGS.outputs.clear()
+    install_mocks(cfg, stack, mocks)
     with collector_paused():  # as run_program does
         _sync_await(run_pulumi_func(lambda: _floor_program(manifest, wired)))
     return mocks
@@ -178,7 +172,7 @@ def child(variant: str, roster: Path, manifest_path: Path, heap: bool, stack: st
         tracemalloc.start()
     start = time.perf_counter()
     if variant == "program":
-        from .engine import run_program
+        from ses_mail.review.engine import run_program
 
         run = run_program(stack=stack, roster=roster)
         registered = len(run.registrations)
@@ -198,7 +192,7 @@ def child(variant: str, roster: Path, manifest_path: Path, heap: bool, stack: st
 # --- parent: sizes, repeats, report -------------------------------------------------------
 
 def _spawn(variant: str, roster: Path, manifest: Path, heap: bool, stack: str) -> dict[str, Any]:
-    command = [sys.executable, "-m", "offline.benchmark", "--child", variant, "--roster", str(roster),
+    command = [sys.executable, "-m", "benchmarks.scale", "--child", variant, "--roster", str(roster),
                "--manifest", str(manifest), "--stack", stack] + (["--heap"] if heap else [])
     done = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(PROJECT_DIR)})
@@ -260,7 +254,7 @@ def report(rows: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m offline.benchmark", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.scale", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)), help="people per roster, comma-separated")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per variant and size (median reported)")
     parser.add_argument("--no-heap", action="store_true", help="skip the tracemalloc runs")

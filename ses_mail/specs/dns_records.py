@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from .roster import Dmarc, Domain
+from ses_mail.roster.model import Dmarc, Domain
 
 SPF_FOR_SES = "v=spf1 include:amazonses.com ~all"
 DKIM_TOKEN_COUNT = 3  # SES Easy DKIM always publishes three selectors

@@ -8,13 +8,13 @@ from typing import Any, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from core.iam_policy import secret_read_policy, send_as_policy
-from core.keys import KeySlot, key_slots
-from core.naming import IAM_USER_PATH, SEND_POLICY_NAME, iam_user_name, person_resource, secret_name, tag_value
-from core.roster import Person, Settings, resolve
-from core.smtp_password import SMTP_PORT, smtp_endpoint, smtp_password
+from ses_mail.specs.iam_policy import secret_read_policy, send_as_policy
+from ses_mail.specs.key_slots import KeySlot, key_slots
+from ses_mail.specs.naming import IAM_USER_PATH, SEND_POLICY_NAME, iam_user_name, person_resource, secret_name, tag_value
+from ses_mail.roster import Person, Settings, resolve
+from ses_mail.specs.smtp_password import SMTP_PORT, smtp_endpoint, smtp_password
 
-from .outputs import gather
+from ses_mail.components.outputs import gather
 
 INACTIVE = "Inactive"
 #: Deleting a person's secret deletes it at once: its credential dies with the person's keys
@@ -127,7 +127,7 @@ class SmtpSender(pulumi.ComponentResource):
         if not usable:
             credential["status"] = "suspended"
             credential["password"] = None
-        # Plain values and Outputs; the program exports everyone's at once (components.outputs).
+        # Plain values and Outputs; the program exports everyone's at once (ses_mail.components.outputs).
         self.credential_tree = credential
 
         self.status_tree = {

@@ -1,28 +1,26 @@
-"""The roster: which domains the organisation sends from and who may send.
+"""The roster's fields: pydantic models with a documented default on every field.
 
-`load_roster` reads a YAML file, validates all of it, and either returns a frozen `Roster`
-or raises `RosterError` listing every problem with its file, line, field and value. Nothing
-is half-accepted: callers register resources only from a roster that passed as a whole.
+Each field validates itself (and normalises: domains to A-labels, addresses to lower case);
+rules that span fields live in `ses_mail.roster.checks`, reading YAML in `ses_mail.roster.loader`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .access import (
+from ses_mail.roster.restrictions import (
     normalize_cidr,
     normalize_display_name,
     normalize_pgp_key,
     normalize_principal_arn,
     normalize_recipient_pattern,
 )
-from .errors import NO_VALUE, Problem, RosterError
-from .identifiers import domain_of, is_dns_label, is_within, normalize_address, normalize_domain
-from .keys import MAX_KEYS_PER_USER
+from ses_mail.roster.identifiers import domain_of, is_dns_label, normalize_address, normalize_domain
+from ses_mail.specs.key_slots import MAX_KEYS_PER_USER
+
+if TYPE_CHECKING:
+    from ses_mail.roster.settings import Settings
 
 DmarcPolicy = Literal["none", "quarantine", "reject"]
 Alignment = Literal["relaxed", "strict"]
@@ -263,25 +261,6 @@ class Person(_Restricted):
         return domain_of(self.email)
 
 
-@dataclass(frozen=True)
-class Settings:
-    """One person's effective settings: their own values, else the stack defaults, resolved."""
-
-    status: Status
-    key: int
-    previous_key: int | None
-    display_name: str | None
-    allowed_ips: tuple[str, ...]
-    recipients: tuple[str, ...]
-    delivery: Delivery
-    pgp_key: str | None
-    secret_readers: tuple[str, ...]
-
-    @property
-    def suspended(self) -> bool:
-        return self.status == "suspended"
-
-
 class Roster(_Model):
     """One stack's roster: its sending domains and the people who may send."""
 
@@ -292,234 +271,8 @@ class Roster(_Model):
     def domain(self, name: str) -> Domain:
         return next(d for d in self.domains if d.name == name)
 
-    def people_of(self, domain: str) -> tuple[Person, ...]:
-        return tuple(p for p in self.people if p.domain == domain)
-
     def settings(self, person: Person) -> Settings:
         """`person`'s effective settings (a roster that passed validation resolves fully)."""
+        from ses_mail.roster.settings import resolve
+
         return resolve(person, self.defaults)
-
-
-def resolve(person: Person, defaults: Defaults | None = None) -> Settings:
-    """A person's own settings, else the stack defaults, with `any` and `true` spelled out."""
-    d = defaults or Defaults()
-    display = person.display_name if person.display_name is not None else d.display_name
-    if display is True:
-        display = person.name
-    ips = person.allowed_ips if person.allowed_ips is not None else d.allowed_ips
-    recipients = person.recipients if person.recipients is not None else d.recipients
-    readers = person.secret_readers if person.secret_readers is not None else d.secret_readers
-    delivery = person.delivery or d.delivery
-    return Settings(
-        status=person.status,
-        key=person.key,
-        previous_key=person.previous_key,
-        display_name=display or None,
-        allowed_ips=() if ips == ANY else tuple(ips),
-        recipients=() if recipients == ANY else tuple(recipients),
-        delivery=delivery,
-        pgp_key=person.pgp_key,
-        secret_readers=tuple(readers) if delivery == "secrets_manager" else (),
-    )
-
-
-# --- loading with line numbers ------------------------------------------------------------
-
-Path_ = tuple[Any, ...]
-
-#: libyaml's loader, when PyYAML was built with it: about ten times faster than the pure-Python one.
-_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _read_yaml(text: str, loader_class: type) -> tuple[yaml.Node | None, Any]:
-    """The document's node tree (for line numbers) and its value, parsed once."""
-    loader = loader_class(text)
-    try:
-        node = loader.get_single_node()
-        return node, loader.construct_document(node) if node is not None else None
-    finally:
-        loader.dispose()
-
-
-def _load_yaml(text: str) -> tuple[yaml.Node | None, Any]:
-    """As `_read_yaml`, with libyaml; a document it rejects is read again with the pure-Python
-    loader, so that errors keep PyYAML's own messages and positions."""
-    try:
-        return _read_yaml(text, _FAST_LOADER)
-    except yaml.YAMLError:
-        return _read_yaml(text, yaml.SafeLoader)
-
-
-class _Lines:
-    """Line numbers (1-based) of every mapping key and sequence item, by data path."""
-
-    def __init__(self) -> None:
-        self.lines: dict[Path_, int] = {}
-        self.duplicates: list[tuple[Path_, int]] = []
-
-    def walk(self, node: yaml.Node, path: Path_ = ()) -> None:
-        self.lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            seen: set[Any] = set()
-            for key_node, value_node in node.value:
-                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-                child = (*path, key)
-                if key in seen:
-                    self.duplicates.append((child, key_node.start_mark.line + 1))
-                seen.add(key)
-                self.lines[child] = key_node.start_mark.line + 1
-                self.walk(value_node, child)
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                self.walk(item, (*path, index))
-
-    def line(self, path: Path_) -> int | None:
-        # The nearest enclosing node that exists: a missing field points at its parent.
-        for end in range(len(path), -1, -1):
-            if path[:end] in self.lines:
-                return self.lines[path[:end]]
-        return None
-
-
-def field_name(path: Path_) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _lookup(data: Any, path: Path_) -> Any:
-    for part in path:
-        try:
-            data = data[part]
-        except (KeyError, IndexError, TypeError):
-            return NO_VALUE
-    return data
-
-
-def parse_roster(text: str, file: str = "<roster>") -> Roster:
-    """Validate roster text as a whole; raise RosterError naming every problem."""
-    try:
-        node, data = _load_yaml(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        reason = getattr(err, "problem", None) or str(err)
-        raise RosterError([Problem(file, line, "", NO_VALUE, f"is not valid YAML: {reason}")]) from None
-    if node is None:
-        raise RosterError([Problem(file, None, "", NO_VALUE, "is empty: a roster needs at least `domains:`")])
-    if not isinstance(data, dict):
-        raise RosterError([Problem(file, 1, "", data, "must be a mapping with `domains:` and `people:`")])
-
-    lines = _Lines()
-    lines.walk(node)
-    problems = [Problem(file, line, field_name(path), NO_VALUE, "is given twice") for path, line in lines.duplicates]
-
-    try:
-        roster = Roster.model_validate(data)
-    except ValidationError as err:
-        errors = err.errors()
-        for e in errors:
-            path = tuple(e["loc"])
-            if e["type"] == "too_short" and any(len(o["loc"]) > len(path) and tuple(o["loc"][:len(path)]) == path
-                                                for o in errors):
-                continue  # a list "too short" only because its items failed: the items say why
-            error = (e.get("ctx") or {}).get("error")
-            if isinstance(error, ItemError):
-                path = (*path, error.index)
-            value = _lookup(data, path)
-            message = e["msg"].removeprefix("Value error, ").replace("valid tuple", "list").replace("Tuple", "List")
-            if e["type"] == "missing":
-                message, value = "is required", NO_VALUE
-            elif e["type"] == "extra_forbidden":
-                message = "is not a known field (a typo?)"
-                value = NO_VALUE
-            problems.append(Problem(file, lines.line(path), field_name(path), value, message))
-        raise RosterError(problems) from None
-
-    problems += _cross_check(roster, file, lines)
-    if problems:
-        raise RosterError(problems)
-    return roster
-
-
-def _cross_check(roster: Roster, file: str, lines: _Lines) -> list[Problem]:
-    """Rules that span fields: uniqueness, zone containment, addresses on listed domains."""
-    problems: list[Problem] = []
-
-    def problem(path: Path_, value: Any, message: str) -> None:
-        problems.append(Problem(file, lines.line(path), field_name(path), value, message))
-
-    first_domain: dict[str, int] = {}
-    for i, domain in enumerate(roster.domains):
-        if domain.name in first_domain:
-            other = first_domain[domain.name]
-            problem(("domains", i, "name"), domain.name, f"is listed twice (also domains[{other}], line {lines.line(('domains', other))})")
-        first_domain.setdefault(domain.name, i)
-        if not is_within(domain.name, domain.hosted_zone):
-            problem(("domains", i, "zone"), domain.zone, f"does not contain the domain {domain.name!r}")
-        if len(domain.mail_from_domain) > 253:
-            problem(("domains", i, "mail_from"), domain.mail_from, "makes the MAIL FROM domain longer than 253 characters")
-
-    first_person: dict[str, int] = {}
-    for i, person in enumerate(roster.people):
-        if person.email in first_person:
-            other = first_person[person.email]
-            problem(("people", i, "email"), person.email, f"is listed twice (also people[{other}], line {lines.line(('people', other))})")
-        first_person.setdefault(person.email, i)
-        if person.domain not in first_domain:
-            problem(("people", i, "email"), person.email,
-                    f"is on domain {person.domain!r}, which is not listed under domains "
-                    "(a domain still used by people cannot be removed)")
-        _check_person(roster, i, person, problem)
-    return problems
-
-
-def _check_person(roster: Roster, i: int, person: Person, problem: Any) -> None:
-    """A person's settings against each other and the stack defaults."""
-    at = ("people", i)
-    if person.previous_key is not None and person.previous_key != person.key - 1:
-        if person.previous_key >= person.key:
-            reason = f"must be lower than key ({person.key}): it is the generation being retired"
-        else:
-            reason = (f"must be {person.key - 1} (key - 1): IAM allows {MAX_KEYS_PER_USER} access keys per user, "
-                      f"so only the generation just before key {person.key} can be kept; "
-                      f"retire generation {person.previous_key} first")
-        problem((*at, "previous_key"), person.previous_key, reason)
-
-    defaults = roster.defaults
-    display = person.display_name if person.display_name is not None else defaults.display_name
-    if display is True and not person.name:
-        if person.display_name is True:
-            problem((*at, "display_name"), True, "pins the From display name to `name`, but this person has "
-                    "no name: give a name, or the display name as text")
-        else:
-            problem((*at, "name"), NO_VALUE, "is required because defaults.display_name pins every From display "
-                    "name to `name`: give a name, a display_name text, or display_name: false")
-
-    delivery = person.delivery or defaults.delivery
-    delivery_path = (*at, "delivery") if person.delivery else ("defaults", "delivery")
-    if delivery == "pgp" and not person.pgp_key:
-        problem((*at, "pgp_key"), NO_VALUE, f"is required with delivery pgp (from {field_name(delivery_path)})")
-    if person.pgp_key and delivery != "pgp":
-        problem((*at, "pgp_key"), NO_VALUE, f"is only used with delivery pgp, but delivery is {delivery}: "
-                "set `delivery: pgp` or remove the key")
-    if person.secret_readers is not None and delivery != "secrets_manager":
-        problem((*at, "secret_readers"), list(person.secret_readers),
-                f"is only used with delivery secrets_manager, but delivery is {delivery}")
-    if delivery == "secrets_manager" and not (person.secret_readers or defaults.secret_readers):
-        problem((*at, "secret_readers"), NO_VALUE,
-                "is required with delivery secrets_manager (here or as defaults.secret_readers): "
-                "the secret is readable only by the roles or users listed")
-
-
-def load_roster(path: str | Path) -> Roster:
-    """Read and validate a roster file; raise RosterError for anything wrong with it."""
-    file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RosterError([Problem(file, None, "", NO_VALUE, "does not exist (check the stack's `roster` config)")]) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise RosterError([Problem(file, None, "", NO_VALUE, f"cannot be read: {err}")]) from None
-    return parse_roster(text, file)

@@ -7,26 +7,26 @@ program many times (different rosters, stacks, or both sides of a diff).
 from __future__ import annotations
 
 import gc
+import os
 import inspect
 import runpy
-import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 import pulumi
-import yaml
 from pulumi.runtime import settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from .aws_mocks import AwsMocks, Registration
 from google.protobuf import json_format
 from pulumi.runtime.mocks import MockMonitor
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-PROJECT = "ses-mail"
+import ses_mail.program as program_module
+from ses_mail.project import NAMESPACE, Project, find_project
+from ses_mail.review.emulation import AwsMocks, Registration
+
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Options:
     retain_on_delete: bool
     aliases: tuple[str, ...]
     dependencies: tuple[str, ...]
-    # What decides replacement besides the provider (read by offline.diff).
+    # What decides replacement besides the provider (read by ses_mail.cli.diff).
     delete_before_replace: bool = False
     replace_on_changes: tuple[str, ...] = ()
     ignore_changes: tuple[str, ...] = ()
@@ -90,16 +90,14 @@ class ProgramRun:
         return next(r for r in self.registrations if r.name == name)
 
 
-def stack_config(stack: str) -> dict[str, str]:
-    """The stack's config as the CLI would pass it: project defaults, then Pulumi.<stack>.yaml."""
-    project = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())
-    config = {f"{PROJECT}:{k}": str(v["default"]) for k, v in (project.get("config") or {}).items()
-              if isinstance(v, dict) and "default" in v}
-    stack_file = PROJECT_DIR / f"Pulumi.{stack}.yaml"
-    if stack_file.exists():
-        for key, value in ((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}).items():
-            config[key if ":" in key else f"{PROJECT}:{key}"] = value if isinstance(value, str) else str(value)
-    return config
+@contextmanager
+def working_directory(path: Path) -> Iterator[None]:
+    before = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
 
 
 @contextmanager
@@ -109,7 +107,7 @@ def collector_paused() -> Iterator[None]:
     The SDK keeps every Output and task of a run alive until the run ends, so each full
     collection rescans all of them: with the collector on, a run's time grew quadratically with
     the roster (two thirds of a 1,000-person run was collection). Cycles left by the run are
-    collected as usual once it is back on. offline.benchmark runs its floor under this too.
+    collected as usual once it is back on. benchmarks.scale runs its floor under this too.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -139,37 +137,51 @@ async def _resolved(value: Any, is_secret: list[bool]) -> Any:
     return value
 
 
-def run_program(*, stack: str = "dev", roster: str | Path | None = None, region: str | None = None,
-                zones: set[str] | None = None, config: dict[str, str] | None = None,
+def install_mocks(config: dict[str, str], stack: str, mocks: AwsMocks, *, preview: bool = False) -> RecordingMonitor:
+    """The one setup of the SDK's mock runtime: fresh root and state, this run's config and mocks."""
+    settings.ROOT.set(None)
+    pulumi.runtime.set_all_config(config)
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=NAMESPACE, stack=stack, preview=preview, monitor=monitor)
+    settings.SETTINGS.rpc_manager.clear()
+    settings.SETTINGS.outputs.clear()
+    return monitor
+
+
+def run_program(*, project: Project | None = None, stack: str = "dev", roster: str | Path | None = None,
+                region: str | None = None, zones: set[str] | None = None,
+                config: dict[str, str] | None = None, stack_config: dict[str, str] | None = None,
                 preview: bool = False, mocks: AwsMocks | None = None) -> ProgramRun:
     """Run the program once; raises what the program raises (pulumi.RunError for user errors).
 
+    The stack's config is `stack_config` when given (e.g. read from a git revision), else the
+    project's stack files; `config` entries are added on top, and `roster` and `region`, when
+    given, win over both: an explicit choice is never overridden by a file.
     Pass `mocks` to inspect what was registered even when the program fails.
     """
-    cfg = stack_config(stack)
+    project = project or find_project()
+    cfg = dict(stack_config) if stack_config is not None else project.stack_config(stack)
+    cfg.update(config or {})
     if roster is not None:
-        cfg[f"{PROJECT}:roster"] = str(roster)
+        cfg[f"{NAMESPACE}:roster"] = str(Path(roster).resolve())
     if region is not None:
         cfg["aws:region"] = region
-    cfg.update(config or {})
-    ses_region = cfg.get(f"{PROJECT}:region") or cfg.get("aws:region") or "us-east-1"
+    ses_region = cfg.get(f"{NAMESPACE}:region") or cfg.get("aws:region") or "us-east-1"
 
-    settings.ROOT.set(None)
-    pulumi.runtime.set_all_config(cfg)
     if mocks is None:
         mocks = AwsMocks(region=cfg.get("aws:region") or ses_region, zones=zones)
-    monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
-    settings.SETTINGS.rpc_manager.clear()
-    settings.SETTINGS.outputs.clear()
+    monitor = install_mocks(cfg, stack, mocks, preview=preview)
 
-    if str(PROJECT_DIR) not in sys.path:
-        sys.path.insert(0, str(PROJECT_DIR))
     exported: dict[str, Any] = {}
     secret: set[str] = set()
 
     def program() -> None:
-        runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__")
+        # The project's own __main__.py, as `pulumi up` runs it, else the packaged program;
+        # afresh each run, so module-level state never leaks between runs.
+        if project.program is not None:
+            runpy.run_path(str(project.program), run_name="__main__")
+        else:
+            runpy.run_path(str(Path(program_module.__file__)), run_name="__main__")
         outputs = dict(settings.get_root_resource().outputs)
 
         async def resolve() -> None:
@@ -181,7 +193,8 @@ def run_program(*, stack: str = "dev", roster: str | Path | None = None, region:
 
         _sync_await(resolve())
 
-    with collector_paused():
+    # Relative paths in stack config mean the project directory, where `pulumi up` runs.
+    with collector_paused(), working_directory(project.dir):
         _sync_await(run_pulumi_func(program))
-    return ProgramRun(stack, ses_region, cfg.get(f"{PROJECT}:roster", ""), list(mocks.registrations), exported, secret,
+    return ProgramRun(stack, ses_region, cfg.get(f"{NAMESPACE}:roster", ""), list(mocks.registrations), exported, secret,
                       dict(monitor.options))

@@ -1,13 +1,13 @@
 """Offline plan diff: what `pulumi up` would change between a base roster and the head roster.
 
-Both sides run through the real `__main__.py` under the mock engine (offline.engine), so the
+Both sides run through the real `__main__.py` under the mock engine (ses_mail.review.engine), so the
 diff shows what the program does, not a second implementation of it. Resources are paired by
 URN and classified as created, updated, replaced or deleted using the provider's replacement
-rules (offline.changes.REPLACE_ON); destructive changes are listed first.
+rules (ses_mail.review.changes.REPLACE_ON); destructive changes are listed first.
 
-    python -m offline.diff --base origin/main                  # roster at a git revision
-    python -m offline.diff --base-roster old.yaml --roster new.yaml
-    python -m offline.diff --all-stacks --base origin/main --format markdown
+    python -m ses_mail.cli.diff --base origin/main                  # roster at a git revision
+    python -m ses_mail.cli.diff --base-roster old.yaml --roster new.yaml
+    python -m ses_mail.cli.diff --all-stacks --base origin/main --format markdown
 
 Exit status: 0 no changes, 3 changes, 4 a roster (or the stack config) is invalid on either
 side, 2 usage error (bad option, unknown revision or stack), 1 internal error.
@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from ses_mail.roster.errors import RosterError
+from ses_mail.roster import parse_roster
 
-from core.errors import RosterError
-from core.roster import parse_roster
-
-from .changes import Resource, Secret, diff_stack, resources, scrub
-from .diff_render import Report, render_json, render_markdown, render_text
+from ses_mail.cli.console import progress
+from ses_mail.project import Project, ProjectNotFound, config_from_texts, find_project, read_text
+from ses_mail.review.changes import Resource, Secret, diff_stack, resources, scrub
+from ses_mail.review.render import Report, render_json, render_markdown, render_text
 
 EXIT_NO_CHANGES = 0
 EXIT_INTERNAL = 1
@@ -37,9 +37,6 @@ EXIT_USAGE = 2
 EXIT_CHANGES = 3
 EXIT_INVALID = 4
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-PROJECT = "ses-mail"
-DEFAULT_ROSTER = "config/roster.yaml"
 
 
 class UsageError(Exception):
@@ -56,12 +53,17 @@ class InvalidSide(Exception):
 
 @dataclass
 class Side:
-    """One side of the diff: roster text (None: no roster, nothing deployed) and stack config."""
+    """One side of the diff: roster text (None: nothing deployed) and the stack config it runs with.
+
+    `config` is always the side's own full stack config (from the working tree or from git), and
+    the roster text is always passed to the program explicitly, so neither side can fall back
+    on the other's files.
+    """
 
     label: str
     text: str | None
-    config: dict[str, str] | None = None  # full stack config when not the working tree's
-    path: Path | None = None              # the roster file itself, when it is on disk as given
+    config: dict[str, str]
+    path: Path | None = None   # where the roster lives (on disk for the head, in git for a base)
 
 
 @dataclass
@@ -72,79 +74,56 @@ class Snapshot:
 
 # --- reading the two sides ----------------------------------------------------------------
 
-def stacks_present(project_dir: Path = PROJECT_DIR) -> list[str]:
-    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+def _git(project: Project, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "-C", str(project.dir), *args], capture_output=True, text=True)
 
 
-def config_from_texts(project_text: str | None, stack_text: str | None) -> dict[str, str]:
-    """Stack config as the CLI passes it: project defaults, then the stack file (as offline.engine)."""
-    config: dict[str, str] = {}
-    project = yaml.safe_load(project_text or "") or {}
-    for key, value in (project.get("config") or {}).items():
-        if isinstance(value, dict) and "default" in value:
-            config[f"{PROJECT}:{key}"] = str(value["default"])
-    stack = yaml.safe_load(stack_text or "") or {}
-    for key, value in (stack.get("config") or {}).items():
-        config[key if ":" in key else f"{PROJECT}:{key}"] = value if isinstance(value, str) else str(value)
-    return config
-
-
-def _git(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", "-C", str(PROJECT_DIR), *args], capture_output=True, text=True)
-
-
-def git_file(rev: str, path: str) -> str | None:
+def git_file(project: Project, rev: str, path: str) -> str | None:
     """A file's text at a revision; None when the file does not exist there."""
-    if _git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").returncode != 0:
+    if _git(project, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").returncode != 0:
         raise UsageError(f"unknown git revision {rev!r} (in CI, fetch it first: git fetch origin <branch>)")
-    shown = _git("show", f"{rev}:{path}")
+    shown = _git(project, "show", f"{rev}:{path}")
     return shown.stdout if shown.returncode == 0 else None
 
 
-def repo_relative(path: Path) -> str:
-    top = _git("rev-parse", "--show-toplevel")
+def repo_relative(project: Project, path: Path) -> str:
+    top = _git(project, "rev-parse", "--show-toplevel")
     if top.returncode != 0:
-        raise UsageError(f"{PROJECT_DIR} is not in a git repository: use --base-roster FILE instead of --base")
+        raise UsageError(f"{project.dir} is not in a git repository: use --base-roster FILE instead of --base")
     return os.path.relpath(path.resolve(), Path(top.stdout.strip()).resolve()).replace(os.sep, "/")
 
 
-def head_side(stack: str, roster: str | None) -> Side:
-    config = config_from_texts(_read(PROJECT_DIR / "Pulumi.yaml"), _read(PROJECT_DIR / f"Pulumi.{stack}.yaml"))
-    path = _project_path(roster or config.get(f"{PROJECT}:roster") or DEFAULT_ROSTER)
-    return Side(_display(path), _read(path), None, path)
+def head_side(project: Project, stack: str, roster: str | None) -> Side:
+    """The working tree: its stack config and roster (`--roster` is relative to where you are)."""
+    config = project.stack_config(stack)
+    path = Path(roster).resolve() if roster else project.roster_of(config)
+    return Side(_display(path), read_text(path), config, path)
 
 
-def base_side_from_file(roster: str) -> Side:
-    path = _project_path(roster)
+def base_side_from_file(project: Project, stack: str, roster: str) -> Side:
+    path = Path(roster).resolve()
     if not path.exists():
         raise UsageError(f"base roster {roster} does not exist")
-    return Side(_display(path), _read(path), None, path)
+    return Side(_display(path), read_text(path), project.stack_config(stack), path)
 
 
-def base_side_from_git(rev: str, stack: str, roster: str | None, head: Side) -> Side:
-    """The roster (and stack config) as they were at `rev`."""
-    project_dir = repo_relative(PROJECT_DIR)
-    prefix = "" if project_dir == "." else project_dir + "/"
-    stack_text = git_file(rev, f"{prefix}Pulumi.{stack}.yaml")
-    config = config_from_texts(git_file(rev, f"{prefix}Pulumi.yaml"), stack_text) if stack_text is not None else None
-    if roster:
-        path = _project_path(roster)
-    elif config and config.get(f"{PROJECT}:roster"):
-        path = _project_path(config[f"{PROJECT}:roster"])
-    else:
-        path = head.path or _project_path(DEFAULT_ROSTER)
-    relative = repo_relative(path)
+def base_side_from_git(project: Project, rev: str, stack: str, roster: str | None) -> Side:
+    """The stack config and roster exactly as they were at `rev`: the stack file, Pulumi.yaml and
+    the roster that stack file named then, all read from git, never from the working tree."""
+    prefix = repo_relative(project, project.dir)
+    prefix = "" if prefix == "." else prefix + "/"
+    stack_text = git_file(project, rev, f"{prefix}Pulumi.{stack}.yaml")
+    if stack_text is None:  # the stack is new in the head: nothing of it was deployed
+        return Side(f"{rev}: no Pulumi.{stack}.yaml (new stack: nothing deployed)", None, {})
+    config = config_from_texts(git_file(project, rev, f"{prefix}Pulumi.yaml"), stack_text)
+    path = Path(roster).resolve() if roster else project.roster_of(config)
+    relative = repo_relative(project, path)
     if relative.startswith("../"):
         raise UsageError(f"{path} is outside the git repository, so it has no version at {rev}: "
                          "use --base-roster FILE")
-    text = git_file(rev, relative)
+    text = git_file(project, rev, relative)
     label = f"{rev}:{relative}" + ("" if text is not None else " (absent: nothing deployed)")
     return Side(label, text, config, path)
-
-
-def _project_path(path: str) -> Path:
-    p = Path(path)
-    return p if p.is_absolute() else (Path.cwd() / p if (Path.cwd() / p).exists() else PROJECT_DIR / p)
 
 
 def _display(path: Path) -> str:
@@ -154,16 +133,9 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-
-
 # --- running one side ---------------------------------------------------------------------
 
-def snapshot(side: Side, which: str, stack: str) -> Snapshot:
+def snapshot(project: Project, side: Side, which: str, stack: str) -> Snapshot:
     """Validate the side's roster, then run the real program on it under the mock engine."""
     if side.text is None:
         if which == "head":
@@ -176,41 +148,28 @@ def snapshot(side: Side, which: str, stack: str) -> Snapshot:
 
     import pulumi  # only now: validation above needs no engine
 
-    from .engine import run_program
+    from ses_mail.review.engine import run_program
 
-    tmp: Path | None = None
-    try:
-        roster_file = side.path if side.path is not None and side.config is None and _read(side.path) == side.text else None
-        if roster_file is None:
-            # Beside the real file, so anything the roster names relative to itself resolves alike.
-            directory = (side.path or PROJECT_DIR / DEFAULT_ROSTER).parent
-            directory = directory if directory.is_dir() else PROJECT_DIR
-            fd, name = tempfile.mkstemp(prefix=".roster-diff-", suffix=".yaml", dir=directory)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(side.text)
-            tmp = roster_file = Path(name)
+    # The side's text in a file of its own, passed explicitly: the program must read this
+    # side's roster, whatever either side's stack config names.
+    with tempfile.TemporaryDirectory(prefix="ses-mail-diff-") as tmp:
+        roster_file = Path(tmp) / (side.path.name if side.path else "roster.yaml")
+        roster_file.write_text(side.text, encoding="utf-8")
         try:
-            run = run_program(stack=stack, roster=roster_file, config=side.config)
+            run = run_program(project=project, stack=stack, roster=roster_file, stack_config=side.config)
         except pulumi.RunError as err:
-            message = str(err)
-            if tmp is not None:
-                message = message.replace(str(tmp), side.label)
-            raise InvalidSide(which, message) from None
-    finally:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
+            raise InvalidSide(which, str(err).replace(str(roster_file), side.label)) from None
 
-    options = getattr(run, "options", {}) or {}
-    items = [(r.type, r.name, r.inputs, options.get((r.type, r.name))) for r in run.registrations]
+    items = [(r.type, r.name, r.inputs, run.options.get((r.type, r.name))) for r in run.registrations]
     outputs = {k: (Secret.of(v) if k in run.secret_outputs else scrub(v)) for k, v in run.outputs.items()}
     return Snapshot(resources(items), outputs)
 
 
-def diff_sides(stack: str, base: Side, head: Side) -> Report:
+def diff_sides(project: Project, stack: str, base: Side, head: Side) -> Report:
     report = Report(stack=stack, base=base.label, head=head.label)
     try:
-        before = snapshot(base, "base", stack)
-        after = snapshot(head, "head", stack)
+        before = snapshot(project, base, "base", stack)
+        after = snapshot(project, head, "head", stack)
     except InvalidSide as err:
         report.error, report.error_side = str(err), err.side
         return report
@@ -239,7 +198,7 @@ def use_color(choice: str, stream: Any = None) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m offline.diff", description="Offline plan diff between a base and the head roster.",
+        prog="ses-mail diff", description="Offline plan diff between a base and the head roster.",
         epilog="Exit status: 0 no changes, 3 changes, 4 invalid roster or stack config, 2 usage error.")
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--base", metavar="REV", help="git revision whose roster (and stack config) is the base")
@@ -252,20 +211,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                         help="colour text output (auto: when stdout is a terminal and NO_COLOR is unset)")
     parser.add_argument("--output", metavar="FILE", help="write the diff to FILE instead of stdout")
+    parser.add_argument("--project-dir", metavar="DIR", help="the Pulumi project (default: found from the working directory)")
     args = parser.parse_args(argv)
 
     try:
-        names = stacks_present() if args.all_stacks else (args.stack or ["dev"])
+        project = find_project(args.project_dir)
+        names = project.stacks() if args.all_stacks else (args.stack or ["dev"])
         if not names:
             raise UsageError("no Pulumi.<stack>.yaml in the project")
         for name in names:
-            if not (PROJECT_DIR / f"Pulumi.{name}.yaml").exists():
+            if not project.stack_file(name).exists():
                 raise UsageError(f"no stack {name!r}: Pulumi.{name}.yaml does not exist")
         reports = []
-        for name in names:
-            head = head_side(name, args.roster)
-            base = base_side_from_git(args.base, name, args.roster, head) if args.base else base_side_from_file(args.base_roster)
-            reports.append(diff_sides(name, base, head))
+        for name in progress(names, "stacks"):
+            head = head_side(project, name, args.roster)
+            base = (base_side_from_git(project, args.base, name, args.roster) if args.base
+                    else base_side_from_file(project, name, args.base_roster))
+            reports.append(diff_sides(project, name, base, head))
+    except ProjectNotFound as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE

@@ -4,7 +4,7 @@ Runs the real `__main__.py` under the mock engine with an emulated AWS provider 
 every resource it registers, grouped by domain and person, then the DNS records table.
 Emulated values (DKIM tokens, key ids, zone ids) are marked FAKE; secrets are never printed.
 
-    python -m offline.plan [--stack dev] [--roster path/to/roster.yaml]
+    ses-mail plan [--stack dev] [--roster path/to/roster.yaml]
 """
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ from typing import Any, Iterable
 
 import pulumi
 
-from .changes import COMPONENT_KINDS, Group, Resource, group_of, resources, short_type
-from .engine import ProgramRun, run_program
+from ses_mail.cli.console import status
+from ses_mail.project import ProjectNotFound, find_project
+from ses_mail.review.changes import COMPONENT_KINDS, Group, Resource, group_of, resources, short_type
+from ses_mail.review.engine import ProgramRun, run_program
 
 SECRET_FIELDS = {"secret", "sesSmtpPasswordV4", "encryptedSecret", "encryptedSesSmtpPasswordV4"}
 
@@ -103,12 +105,21 @@ def render(run: ProgramRun) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m offline.plan", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="ses-mail plan", description=__doc__.splitlines()[0])
     parser.add_argument("--stack", default="dev", help="stack whose Pulumi.<stack>.yaml to use (default: dev)")
     parser.add_argument("--roster", help="roster file instead of the stack's configured one")
+    parser.add_argument("--project-dir", metavar="DIR", help="the Pulumi project (default: found from the working directory)")
     args = parser.parse_args(argv)
     try:
-        run = run_program(stack=args.stack, roster=args.roster)
+        project = find_project(args.project_dir)
+        if not project.stack_file(args.stack).exists():
+            print(f"error: no stack {args.stack!r}: {project.stack_file(args.stack)} does not exist", file=sys.stderr)
+            return 2
+        with status(f"running the program for stack {args.stack} under the mock engine"):
+            run = run_program(project=project, stack=args.stack, roster=args.roster)
+    except ProjectNotFound as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     except pulumi.RunError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -4,8 +4,8 @@ Reads the JSON that `pulumi stack output --json --show-secrets` prints (from a f
 standard input) and needs neither the Pulumi CLI nor AWS itself:
 
     pulumi stack output --json --show-secrets > outputs.json     # on a trusted machine
-    python -m offline.credentials taro@example.com < outputs.json
-    python -m offline.credentials taro@example.com --file outputs.json --format json
+    ses-mail credentials taro@example.com < outputs.json
+    ses-mail credentials taro@example.com --file outputs.json --format json
 
 For delivery `pgp` it prints the encrypted password and how the person decrypts it; for
 `secrets_manager`, the secret to read. A suspended person gets no password (exit status 3).
@@ -129,7 +129,7 @@ def render_text(s: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None, stdin: TextIO | None = None, stdout: TextIO | None = None,
          stderr: TextIO | None = None) -> int:
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
-    parser = argparse.ArgumentParser(prog="python -m offline.credentials",
+    parser = argparse.ArgumentParser(prog="ses-mail credentials",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("address", help="the person's address, as in the roster")
     parser.add_argument("--file", "-f", help="outputs JSON file (default: standard input)")

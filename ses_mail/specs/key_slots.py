@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .naming import person_resource
+from ses_mail.specs.naming import person_resource
 
 #: IAM's quota of access keys per user (not adjustable).
 MAX_KEYS_PER_USER = 2

@@ -11,7 +11,7 @@ import binascii
 import ipaddress
 import re
 
-from .identifiers import normalize_domain
+from ses_mail.roster.identifiers import normalize_domain
 
 # --- allowed_ips (aws:SourceIp) -------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Render plan diffs (`offline.changes.StackDiff`) as terminal text, Markdown or JSON.
+"""Render plan diffs (`ses_mail.review.changes.StackDiff`) as terminal text, Markdown or JSON.
 
 Pure functions from diff data to strings. Secrets are `Secret` objects by the time they get
 here and print as `[secret]`; nothing else is ever hidden, so a reviewer sees every input.
@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .changes import ABSENT, CREATE, DELETE, REPLACE, TRIGGER, UPDATE, Change, Group, PropertyChange, Secret, StackDiff
+from ses_mail.review.changes import ABSENT, CREATE, DELETE, REPLACE, TRIGGER, UPDATE, Change, Group, PropertyChange, Secret, StackDiff
 
 #: Hidden first line of the Markdown output: the PR workflow finds its own comment by it.
 MARKER = "<!-- ses-mail:offline-plan-diff -->"
@@ -280,7 +280,7 @@ def render_markdown(reports: list[Report], limit: int = MARKDOWN_LIMIT) -> str:
             cut += "\n```"
         cut += "\n</details>" * (cut.count("<details") - cut.count("</details>"))
         text = (cut + "\n\n**The diff is too long for one comment and was cut here.** "
-                "Run `python -m offline.diff` locally, or read the workflow run's summary, for all of it.\n")
+                "Run `python -m ses_mail.cli.diff` locally, or read the workflow run's summary, for all of it.\n")
     return text
 
 

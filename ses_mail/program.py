@@ -13,15 +13,15 @@ import pulumi_aws as aws
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.settings import monitor_supports_feature
 
-from core.access import account_of, normalize_iam_path, normalize_kms_key, normalize_policy_arn, normalize_principal_arn
-from core.errors import RosterError
-from core.naming import IAM_USER_PATH
-from core.roster import Roster, load_roster
+from ses_mail.roster.restrictions import account_of, normalize_iam_path, normalize_kms_key, normalize_policy_arn, normalize_principal_arn
+from ses_mail.roster.errors import RosterError
+from ses_mail.specs.naming import IAM_USER_PATH
+from ses_mail.roster import Roster, load_roster
 
-from .sending_domain import SendingDomain
-from .outputs import gather
-from .smtp_sender import SecretsManagerOptions, SmtpSender, finish_status
-from .stack_config import config_list, config_value, roster_path, ses_region
+from ses_mail.components.sending_domain import SendingDomain
+from ses_mail.components.outputs import gather
+from ses_mail.components.smtp_sender import SecretsManagerOptions, SmtpSender, finish_status
+from ses_mail.stack_config import config_list, config_value, roster_path, ses_region
 
 def read_roster(path: Path) -> Roster:
     try:
@@ -128,3 +128,7 @@ def build() -> None:
     pulumi.export("identities", {name: d.identity_arn for name, d in domains.items()})
     pulumi.export("dns_records", pulumi.Output.all(*[d.dns_records for d in domains.values()]).apply(
         lambda per_domain: [row for rows in per_domain for row in rows]))
+
+
+if __name__ == "__main__":
+    build()

@@ -1,9 +1,9 @@
 """Validate roster files without the Pulumi engine: fast enough for a pre-commit hook.
 
-Uses the same `core.roster.load_roster` as the program, so a file that passes here passes the
+Uses the same `ses_mail.roster.model.load_roster` as the program, so a file that passes here passes the
 program's own validation (hosted zones are looked up only by `pulumi preview`/`up`).
 
-    python -m offline.validate [FILE ...]    # default: every stack's configured roster
+    ses-mail validate [FILE ...]    # default: every stack's configured roster
 
 Exit status: 0 every file is valid, 1 a file is invalid (each problem printed with its
 file:line, field and value), 2 usage error.
@@ -14,30 +14,21 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
+from ses_mail.project import DEFAULT_ROSTER, Project, ProjectNotFound, find_project
+from ses_mail.roster.errors import RosterError
+from ses_mail.roster import load_roster
 
-from core.errors import RosterError
-from core.roster import load_roster
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-PROJECT = "ses-mail"
-DEFAULT_ROSTER = "config/roster.yaml"
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
-def configured_rosters(project_dir: Path = PROJECT_DIR) -> list[Path]:
-    """The roster of every stack (Pulumi.<stack>.yaml `ses-mail:roster`, else the project default)."""
-    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text(encoding="utf-8")) or {}
-    default = ((project.get("config") or {}).get("roster") or {})
-    default_path = default.get("default", DEFAULT_ROSTER) if isinstance(default, dict) else DEFAULT_ROSTER
+def configured_rosters(project: Project) -> list[Path]:
+    """The roster of every stack (its `ses-mail:roster`, else the project default), each once."""
     paths: list[Path] = []
-    for stack_file in sorted(project_dir.glob("Pulumi.*.yaml")):
-        config = (yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}).get("config") or {}
-        path = Path(str(config.get(f"{PROJECT}:roster") or config.get("roster") or default_path))
-        path = path if path.is_absolute() else project_dir / path
+    for stack in project.stacks():
+        path = project.roster_path(stack)
         if path not in paths:
             paths.append(path)
-    return paths or [project_dir / default_path]
+    return paths or [project.resolve(DEFAULT_ROSTER)]
 
 
 def validate(paths: list[Path]) -> list[str]:
@@ -52,11 +43,19 @@ def validate(paths: list[Path]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m offline.validate", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="ses-mail validate", description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="*", type=Path, help="roster files (default: every stack's roster)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing for valid files")
+    parser.add_argument("--project-dir", metavar="DIR", help="the Pulumi project (default: found from the working directory)")
     args = parser.parse_args(argv)
-    paths = args.files or configured_rosters()
+    if args.files:
+        paths = args.files
+    else:
+        try:
+            paths = configured_rosters(find_project(args.project_dir))
+        except ProjectNotFound as err:
+            print(f"error: {err}", file=sys.stderr)
+            return EXIT_USAGE
     errors = validate(paths)
     for message in errors:
         print(message, file=sys.stderr)

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pulumi
 
-from core.identifiers import is_aws_region
+from ses_mail.roster.identifiers import is_aws_region
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-DEFAULT_ROSTER = "config/roster.yaml"
+from ses_mail.project import DEFAULT_ROSTER
 
 
 def ses_region() -> str:
@@ -24,8 +23,8 @@ def ses_region() -> str:
 
 
 def roster_path() -> Path:
-    path = Path(pulumi.Config().get("roster") or DEFAULT_ROSTER)
-    return path if path.is_absolute() else PROJECT_DIR / path
+    # Relative to the working directory: `pulumi up` runs the program in the project directory.
+    return Path(pulumi.Config().get("roster") or DEFAULT_ROSTER)
 
 
 def config_value(key: str, normalize, default=None):

@@ -4,7 +4,7 @@
 decides, per resource, create / delete / update / replace the way `pulumi up` with
 pulumi-aws 7.x would: an input change replaces the resource when the provider marks that
 property ForceNew (`REPLACE_ON` below), otherwise it updates in place. Nothing here imports
-Pulumi; `offline.diff` turns program runs into `Resource` lists and renders the result.
+Pulumi; `ses_mail.cli.diff` turns program runs into `Resource` lists and renders the result.
 
 Secrets never leave this module as values: inputs the program marked secret (and inputs whose
 names say they are secrets) become `Secret`, which compares by digest and prints as

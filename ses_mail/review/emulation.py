@@ -134,7 +134,7 @@ def _user_policy(name: str, inputs: dict, mocks: AwsMocks) -> tuple[str, dict]:
 
 
 def _access_key(name: str, inputs: dict, mocks: AwsMocks) -> tuple[str, dict]:
-    from core.smtp_password import smtp_password  # the provider derives v4 with its own region
+    from ses_mail.specs.smtp_password import smtp_password  # the provider derives v4 with its own region
 
     secret = fake_secret_key(name)
     out: dict[str, Any] = {

@@ -1,4 +1,4 @@
-"""JSON Schema of the roster, generated from the pydantic model in core.roster.
+"""JSON Schema of the roster, generated from the pydantic model in ses_mail.roster.model.
 
 Editors validate and complete `config/roster.yaml` with it (yaml-language-server reads the
 `# yaml-language-server: $schema=./roster.schema.json` first line). The schema is derived,
@@ -6,8 +6,8 @@ never written by hand: `Roster.model_json_schema()`, rewritten to draft-07 (`def
 which every YAML editor plugin understands, plus the shorthands the model's "before"
 validators accept, found by asking the model itself (e.g. `dmarc: false`, `rua: one@address`).
 
-    python -m offline.schema --write     # regenerate config/roster.schema.json
-    python -m offline.schema --check     # exit 1 when the committed file is stale
+    python -m ses_mail.cli.schema --write     # regenerate config/roster.schema.json
+    python -m ses_mail.cli.schema --check     # exit 1 when the committed file is stale
 """
 from __future__ import annotations
 
@@ -19,10 +19,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from core.roster import Roster
+from ses_mail.project import ProjectNotFound, find_project
+from ses_mail.roster import Roster
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-SCHEMA_FILE = PROJECT_DIR / "config" / "roster.schema.json"
+#: Where the schema lives in a project, beside the example roster that references it.
+SCHEMA_FILE = "config/roster.schema.json"
 DRAFT = "http://json-schema.org/draft-07/schema#"
 
 # Values tried against each model and each list field to learn which shorthands they accept.
@@ -138,7 +139,7 @@ def build_schema() -> dict[str, Any]:
     schema = rewrite(schema)
     return {
         "$schema": DRAFT,
-        "$comment": "Generated from core/roster.py by `python -m offline.schema --write`; do not edit.",
+        "$comment": "Generated from ses_mail/roster/model.py by `ses-mail schema --write`; do not edit.",
         "title": "ses-mail roster",
         **{k: v for k, v in schema.items() if k != "title"},
         "definitions": definitions,
@@ -150,25 +151,31 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m offline.schema", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="ses-mail schema", description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--write", action="store_true", help=f"write {SCHEMA_FILE.relative_to(PROJECT_DIR)}")
-    mode.add_argument("--check", action="store_true", help="exit 1 when the committed schema is out of date")
+    mode.add_argument("--write", action="store_true", help=f"write the project's {SCHEMA_FILE}")
+    mode.add_argument("--check", action="store_true", help=f"exit 1 when the project's {SCHEMA_FILE} is out of date")
+    parser.add_argument("--project-dir", metavar="DIR", help="the Pulumi project (default: found from the working directory)")
     args = parser.parse_args(argv)
     text = render()
+    if not (args.write or args.check):
+        sys.stdout.write(text)
+        return 0
+    try:
+        target = find_project(args.project_dir).resolve(SCHEMA_FILE)
+    except ProjectNotFound as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if args.write:
-        SCHEMA_FILE.write_text(text, encoding="utf-8")
-        print(f"wrote {SCHEMA_FILE.relative_to(PROJECT_DIR)}")
+        target.write_text(text, encoding="utf-8")
+        print(f"wrote {target}")
         return 0
-    if args.check:
-        current = SCHEMA_FILE.read_text(encoding="utf-8") if SCHEMA_FILE.exists() else ""
-        if current != text:
-            print(f"{SCHEMA_FILE.relative_to(PROJECT_DIR)} is out of date with core/roster.py: "
-                  "run `python -m offline.schema --write` and commit it", file=sys.stderr)
-            return 1
-        print(f"{SCHEMA_FILE.relative_to(PROJECT_DIR)} is up to date")
-        return 0
-    sys.stdout.write(text)
+    current = target.read_text(encoding="utf-8") if target.exists() else ""
+    if current != text:
+        print(f"{target} is out of date with the roster model: run `ses-mail schema --write` and commit it",
+              file=sys.stderr)
+        return 1
+    print(f"{target} is up to date")
     return 0
 
 

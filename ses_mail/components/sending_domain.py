@@ -6,9 +6,9 @@ from typing import Optional
 import pulumi
 import pulumi_aws as aws
 
-from core.dns_records import DKIM_TOKEN_COUNT, DnsRecord, dkim_records, route53_values, static_records
-from core.naming import domain_resource
-from core.roster import Domain
+from ses_mail.specs.dns_records import DKIM_TOKEN_COUNT, DnsRecord, dkim_records, route53_values, static_records
+from ses_mail.specs.naming import domain_resource
+from ses_mail.roster import Domain
 
 DKIM_KEY_LENGTH = "RSA_2048_BIT"
 

@@ -1,1 +1,0 @@
-"""Run the real Pulumi program offline under the SDK's mock engine."""

@@ -1,0 +1,46 @@
+"""`ses-mail`: one command for the roster tools. Each subcommand lives in a module of its own and
+is imported only when run, so `ses-mail validate` (the pre-commit hook) never loads the Pulumi SDK."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+#: name: (module with a `main(argv) -> int`, one line of help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "plan": ("ses_mail.cli.plan", "what `pulumi up` would create for a stack, offline (mock engine)"),
+    "diff": ("ses_mail.cli.diff", "what a roster change does, between a git revision (or file) and the working tree"),
+    "validate": ("ses_mail.cli.validate", "check roster files, without the Pulumi engine (pre-commit hook)"),
+    "schema": ("ses_mail.cli.schema", "print, write or check the roster's JSON Schema"),
+    "credentials": ("ses_mail.cli.credentials", "one person's SMTP settings from `pulumi stack output --json --show-secrets`"),
+}
+EXIT_USAGE = 2
+
+
+def usage() -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = ["usage: ses-mail <command> [options]   (ses-mail <command> --help for its options)", "", "commands:"]
+    lines += [f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else list(argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        (sys.stdout if args else sys.stderr).write(usage())
+        return 0 if args else EXIT_USAGE
+    if args[0] == "--version":
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            print(f"ses-mail {version('ses-mail')}")
+        except PackageNotFoundError:
+            print("ses-mail (not installed)")
+        return 0
+    if args[0] not in COMMANDS:
+        sys.stderr.write(f"ses-mail: unknown command {args[0]!r}\n\n" + usage())
+        return EXIT_USAGE
+    module = importlib.import_module(COMMANDS[args[0]][0])
+    return int(module.main(args[1:]) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

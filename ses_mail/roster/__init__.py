@@ -1,0 +1,12 @@
+"""The roster: which domains the organisation sends from and who may send, validated as a whole.
+
+`load_roster(path)` / `parse_roster(text, file)` return a frozen `Roster` or raise `RosterError`
+naming every problem as `file:line: field: value message`.
+"""
+from ses_mail.roster.errors import Problem, RosterError
+from ses_mail.roster.loader import load_roster, parse_roster
+from ses_mail.roster.model import Defaults, Dmarc, Domain, Person, Roster
+from ses_mail.roster.settings import Settings, resolve
+
+__all__ = ["Defaults", "Dmarc", "Domain", "Person", "Problem", "Roster", "RosterError", "Settings",
+           "load_roster", "parse_roster", "resolve"]
