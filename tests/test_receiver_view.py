@@ -59,9 +59,9 @@ ENVELOPE = "0106018f2a3b4c5d-6e7f8a9b-0c1d-2e3f-4a5b-6c7d8e9f0a1b-000000@mail.te
 SES_DEFAULT_ENVELOPE = "0106018f2a3b4c5d-6e7f8a9b-0c1d-2e3f-4a5b-6c7d8e9f0a1b-000000@amazonses.com"
 AMAZONSES_SELECTOR = "ug7nbtf4gccmlpwj322ax3p6ow6yfsug"  # SES also signs every message as d=amazonses.com
 
-#: The header fields the signature covers: what SES's Easy DKIM signatures list (From, To, Cc,
-#: Subject, the MIME fields, Message-ID, Date, Feedback-ID; SES rewrites Message-ID and Date before
-#: signing). Return-Path is added by the receiving MTA and never signed.
+#: The header fields the signatures cover: a representative set of what SES's signatures list
+#: (the exact h= is SES's choice and nothing here depends on it). SES sets Message-ID and Date
+#: before it signs; Return-Path is added by the receiving MTA and never signed.
 SIGNED_HEADERS = [b"from", b"to", b"cc", b"subject", b"mime-version", b"content-type",
                   b"content-transfer-encoding", b"message-id", b"date", b"feedback-id"]
 
