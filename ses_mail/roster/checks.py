@@ -2,18 +2,41 @@
 person's settings against each other and the stack defaults."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
 
 from ses_mail.roster.errors import NO_VALUE, Problem
-from ses_mail.roster.identifiers import is_within
-from ses_mail.roster.model import Person, Roster
+from ses_mail.roster.identifiers import domain_of, is_within
+from ses_mail.roster.model import Defaults, Domain, Person, Roster
 from ses_mail.roster.paths import Path_, field_name
 from ses_mail.specs.key_slots import MAX_KEYS_PER_USER
 
 LineOf = Callable[[Path_], "int | None"]
 
 
-def cross_check(roster: Roster, file: str, line_of: LineOf) -> list[Problem]:
+@dataclass(frozen=True)
+class Parts:
+    """The items of a roster that are valid on their own, with their indices in the file.
+
+    Cross-field rules run on these even when other items have field errors, so one run reports
+    every problem. `unchecked_domains` are names written on domain items that failed their own
+    validation: people on them are not reported as being on an unlisted domain.
+    """
+
+    domains: Sequence[tuple[int, Domain]]
+    people: Sequence[tuple[int, Person]]
+    defaults: Defaults
+    unchecked_domains: frozenset[str] = frozenset()
+    #: (index, address) of people whose address is valid but some other field is not: still
+    #: checked for duplicates and unlisted domains.
+    other_addresses: Sequence[tuple[int, str]] = ()
+
+    @classmethod
+    def of(cls, roster: Roster) -> "Parts":
+        return cls(list(enumerate(roster.domains)), list(enumerate(roster.people)), roster.defaults)
+
+
+def cross_check(parts: Parts, file: str, line_of: LineOf) -> list[Problem]:
     """Rules that span fields: uniqueness, zone containment, addresses on listed domains."""
     problems: list[Problem] = []
 
@@ -21,7 +44,7 @@ def cross_check(roster: Roster, file: str, line_of: LineOf) -> list[Problem]:
         problems.append(Problem(file, line_of(path), field_name(path), value, message))
 
     first_domain: dict[str, int] = {}
-    for i, domain in enumerate(roster.domains):
+    for i, domain in parts.domains:
         if domain.name in first_domain:
             other = first_domain[domain.name]
             problem(("domains", i, "name"), domain.name, f"is listed twice (also domains[{other}], line {line_of(('domains', other))})")
@@ -32,20 +55,23 @@ def cross_check(roster: Roster, file: str, line_of: LineOf) -> list[Problem]:
             problem(("domains", i, "mail_from"), domain.mail_from, "makes the MAIL FROM domain longer than 253 characters")
 
     first_person: dict[str, int] = {}
-    for i, person in enumerate(roster.people):
-        if person.email in first_person:
-            other = first_person[person.email]
-            problem(("people", i, "email"), person.email, f"is listed twice (also people[{other}], line {line_of(('people', other))})")
-        first_person.setdefault(person.email, i)
-        if person.domain not in first_domain:
-            problem(("people", i, "email"), person.email,
-                    f"is on domain {person.domain!r}, which is not listed under domains "
+    addresses = sorted([(i, p.email) for i, p in parts.people] + list(parts.other_addresses))
+    for i, address in addresses:
+        if address in first_person:
+            other = first_person[address]
+            problem(("people", i, "email"), address, f"is listed twice (also people[{other}], line {line_of(('people', other))})")
+        first_person.setdefault(address, i)
+        domain = domain_of(address)
+        if domain not in first_domain and domain not in parts.unchecked_domains:
+            problem(("people", i, "email"), address,
+                    f"is on domain {domain!r}, which is not listed under domains "
                     "(a domain still used by people cannot be removed)")
-        _check_person(roster, i, person, problem)
+    for i, person in parts.people:
+        _check_person(parts.defaults, i, person, problem)
     return problems
 
 
-def _check_person(roster: Roster, i: int, person: Person, problem: Any) -> None:
+def _check_person(defaults: Defaults, i: int, person: Person, problem: Any) -> None:
     """A person's settings against each other and the stack defaults."""
     at = ("people", i)
     if person.previous_key is not None and person.previous_key != person.key - 1:
@@ -57,7 +83,6 @@ def _check_person(roster: Roster, i: int, person: Person, problem: Any) -> None:
                       f"retire generation {person.previous_key} first")
         problem((*at, "previous_key"), person.previous_key, reason)
 
-    defaults = roster.defaults
     display = person.display_name if person.display_name is not None else defaults.display_name
     if display is True and not person.name:
         if person.display_name is True:

@@ -12,9 +12,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from ses_mail.roster.checks import cross_check
+from ses_mail.roster.checks import Parts, cross_check
 from ses_mail.roster.errors import NO_VALUE, Problem, RosterError
-from ses_mail.roster.model import ItemError, Roster
+from ses_mail.roster.identifiers import normalize_domain
+from ses_mail.roster.model import Defaults, Domain, ItemErrors, Person, Roster
 from ses_mail.roster.paths import Path_, field_name
 
 
@@ -99,32 +100,140 @@ def parse_roster(text: str, file: str = "<roster>") -> Roster:
     lines.walk(node)
     problems = [Problem(file, line, field_name(path), NO_VALUE, "is given twice") for path, line in lines.duplicates]
 
+    roster: Roster | None = None
     try:
         roster = Roster.model_validate(data)
     except ValidationError as err:
-        errors = err.errors()
-        for e in errors:
-            path = tuple(e["loc"])
-            if e["type"] == "too_short" and any(len(o["loc"]) > len(path) and tuple(o["loc"][:len(path)]) == path
-                                                for o in errors):
-                continue  # a list "too short" only because its items failed: the items say why
-            error = (e.get("ctx") or {}).get("error")
-            if isinstance(error, ItemError):
-                path = (*path, error.index)
-            value = _lookup(data, path)
-            message = e["msg"].removeprefix("Value error, ").replace("valid tuple", "list").replace("Tuple", "List")
-            if e["type"] == "missing":
-                message, value = "is required", NO_VALUE
-            elif e["type"] == "extra_forbidden":
-                message = "is not a known field (a typo?)"
-                value = NO_VALUE
-            problems.append(Problem(file, lines.line(path), field_name(path), value, message))
-        raise RosterError(problems) from None
+        problems += _field_problems(err, data, file, lines.line)
 
-    problems += cross_check(roster, file, lines.line)
+    # Cross-field rules on every item that is valid on its own, so that one run reports a
+    # duplicate address next to a typo elsewhere rather than after it is fixed.
+    parts = Parts.of(roster) if roster is not None else _valid_parts(data)
+    problems += cross_check(parts, file, lines.line)
     if problems:
-        raise RosterError(problems)
+        raise RosterError(sorted(problems, key=lambda p: (p.line or 0, p.field)))
+    assert roster is not None
     return roster
+
+
+def _field_problems(err: ValidationError, data: Any, file: str, line_of: Any) -> list[Problem]:
+    problems: list[Problem] = []
+    errors = err.errors()
+    seen: set[tuple[Path_, str]] = set()
+    for e in errors:
+        path = _data_path(e["loc"], data)
+        if e["type"] == "too_short" and any(len(o["loc"]) > len(e["loc"]) and tuple(o["loc"][:len(e["loc"])]) == tuple(e["loc"])
+                                            for o in errors):
+            continue  # a list "too short" only because its items failed: the items say why
+        error = (e.get("ctx") or {}).get("error")
+        items = error.items if isinstance(error, ItemErrors) else [(None, None)]
+        for index, item_message in items:
+            at = path if index is None else (*path, index)
+            message = item_message or describe(e)
+            if (at, message) in seen:
+                continue  # one problem per place, however many union members disagreed
+            seen.add((at, message))
+            value = NO_VALUE if e["type"] in ("missing", "extra_forbidden") else _lookup(data, at)
+            problems.append(Problem(file, line_of(at), field_name(at), value, message))
+    return problems
+
+
+def _data_path(loc: tuple, data: Any) -> Path_:
+    """pydantic's error location as a path in the data: union member tags (`str`, `bool`,
+    `tuple[str, ...]`, `literal['any']`) name no key of the roster, so they are dropped."""
+    path: list[Any] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and isinstance(part, str) and part not in node and _is_union_tag(part):
+            continue
+        if isinstance(node, dict) or (isinstance(node, list) and isinstance(part, int)):
+            path.append(part)
+            node = node[part] if _has(node, part) else None
+        # else: below a scalar value, only union tags follow
+    return tuple(path)
+
+
+def _is_union_tag(part: str) -> bool:
+    return part in {"str", "bool", "int", "float", "none"} or "[" in part or "'" in part
+
+
+def _has(node: Any, part: Any) -> bool:
+    if isinstance(node, dict):
+        return part in node
+    return isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+
+
+#: What each pydantic error type means, in the roster's words.
+_MESSAGES: dict[str, str] = {
+    "missing": "is required",
+    "extra_forbidden": "is not a known field (a typo?)",
+    "string_type": "should be text",
+    "string_too_short": "is empty",
+    "int_type": "should be a whole number",
+    "int_parsing": "should be a whole number",
+    "int_from_float": "should be a whole number",
+    "bool_type": "should be true or false",
+    "bool_parsing": "should be true or false",
+    "tuple_type": "should be a list",
+    "list_type": "should be a list",
+    "model_type": "should be a mapping of fields (key: value lines)",
+    "model_attributes_type": "should be a mapping of fields (key: value lines)",
+    "dict_type": "should be a mapping of fields (key: value lines)",
+}
+
+
+def describe(error: dict[str, Any]) -> str:
+    """One pydantic error as the roster reports it: in our words, never pydantic's "Input should be"."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind in _MESSAGES:
+        return _MESSAGES[kind]
+    if kind == "value_error":
+        return str(ctx.get("error") or error["msg"]).removeprefix("Value error, ")
+    if kind == "literal_error":
+        return f"should be {ctx.get('expected')}"
+    if kind == "greater_than_equal":
+        return f"should be at least {ctx.get('ge')}"
+    if kind == "less_than_equal":
+        return f"should be at most {ctx.get('le')}"
+    if kind == "too_short":
+        count = ctx.get("min_length", 1)
+        return f"needs at least {count} item{'s' if count != 1 else ''}"
+    # Anything new from pydantic still reads as a sentence about the value.
+    return error["msg"].replace("Input should be", "should be").replace("Value error, ", "")
+
+
+def _valid_parts(data: dict[str, Any]) -> Parts:
+    """Each domain and person validated on its own: the ones that pass, with their indices."""
+    def items(key: str) -> list[tuple[int, Any]]:
+        value = data.get(key)
+        return list(enumerate(value)) if isinstance(value, list) else []
+
+    domains, unchecked = [], set()
+    for i, item in items("domains"):
+        try:
+            domains.append((i, Domain.model_validate(item)))
+        except ValidationError:
+            name = item.get("name") if isinstance(item, dict) else None
+            if isinstance(name, str):
+                unchecked.add(name.strip().lower().rstrip("."))
+                try:
+                    unchecked.add(normalize_domain(name))
+                except ValueError:
+                    pass
+    people, other_addresses = [], []
+    for i, item in items("people"):
+        try:
+            people.append((i, Person.model_validate(item)))
+        except ValidationError:
+            try:  # the address alone, for the duplicate and unlisted-domain rules
+                other_addresses.append((i, Person.model_validate({"email": item["email"]}).email))
+            except (ValidationError, KeyError, TypeError):
+                pass
+    try:
+        defaults = Defaults.model_validate(data.get("defaults") or {})
+    except ValidationError:
+        defaults = Defaults()  # its own problems are reported; people are checked against the documented defaults
+    return Parts(domains, people, defaults, frozenset(unchecked), other_addresses)
 
 
 def load_roster(path: str | Path) -> Roster:

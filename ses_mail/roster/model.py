@@ -30,12 +30,13 @@ Delivery = Literal["output", "pgp", "secrets_manager"]
 ANY = "any"
 
 
-class ItemError(ValueError):
-    """A problem with one item of a list: reported at `field[index]` with that item's value."""
+class ItemErrors(ValueError):
+    """Problems with items of one list, each reported at `field[index]` with that item's value,
+    all of them at once (a validator can raise only one error per field)."""
 
-    def __init__(self, index: int, message: str) -> None:
-        super().__init__(message)
-        self.index = index
+    def __init__(self, items: list[tuple[int, str]]) -> None:
+        super().__init__("; ".join(f"[{i}] {m}" for i, m in items))
+        self.items = items
 
 
 def _list_of(value: Any, normalize: Any, what: str, *, allow_any: bool, allow_empty: bool = False) -> Any:
@@ -58,16 +59,22 @@ def _list_of(value: Any, normalize: Any, what: str, *, allow_any: bool, allow_em
     if not value and not allow_empty:
         raise ValueError("is empty" + (": write `any` for no restriction" if allow_any else ""))
     out: list[str] = []
+    bad: list[tuple[int, str]] = []
     for index, item in enumerate(value):
         if not isinstance(item, str):
-            raise ItemError(index, f"is not {what[:-1] if what.endswith('s') else what}")
+            bad.append((index, f"is not {what[:-1] if what.endswith('s') else what}"))
+            continue
         try:
             normal = normalize(item)
         except ValueError as err:
-            raise ItemError(index, str(err)) from None
+            bad.append((index, str(err)))
+            continue
         if normal in out:
-            raise ItemError(index, f"is listed twice (as {normal!r})")
+            bad.append((index, f"is listed twice (as {normal!r})"))
+            continue
         out.append(normal)
+    if bad:
+        raise ItemErrors(bad)
     return tuple(out)
 
 
