@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from ses_mail.roster.checks import Parts, cross_check
@@ -17,60 +16,7 @@ from ses_mail.roster.errors import NO_VALUE, Problem, RosterError
 from ses_mail.roster.identifiers import normalize_domain
 from ses_mail.roster.model import Defaults, Domain, ItemErrors, Person, Roster
 from ses_mail.roster.paths import Path_, field_name
-
-
-#: libyaml's loader, when PyYAML was built with it: about ten times faster than the pure-Python one.
-_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _read_yaml(text: str, loader_class: type) -> tuple[yaml.Node | None, Any]:
-    """The document's node tree (for line numbers) and its value, parsed once."""
-    loader = loader_class(text)
-    try:
-        node = loader.get_single_node()
-        return node, loader.construct_document(node) if node is not None else None
-    finally:
-        loader.dispose()
-
-
-def _load_yaml(text: str) -> tuple[yaml.Node | None, Any]:
-    """As `_read_yaml`, with libyaml; a document it rejects is read again with the pure-Python
-    loader, so that errors keep PyYAML's own messages and positions."""
-    try:
-        return _read_yaml(text, _FAST_LOADER)
-    except yaml.YAMLError:
-        return _read_yaml(text, yaml.SafeLoader)
-
-
-class _Lines:
-    """Line numbers (1-based) of every mapping key and sequence item, by data path."""
-
-    def __init__(self) -> None:
-        self.lines: dict[Path_, int] = {}
-        self.duplicates: list[tuple[Path_, int]] = []
-
-    def walk(self, node: yaml.Node, path: Path_ = ()) -> None:
-        self.lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            seen: set[Any] = set()
-            for key_node, value_node in node.value:
-                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-                child = (*path, key)
-                if key in seen:
-                    self.duplicates.append((child, key_node.start_mark.line + 1))
-                seen.add(key)
-                self.lines[child] = key_node.start_mark.line + 1
-                self.walk(value_node, child)
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                self.walk(item, (*path, index))
-
-    def line(self, path: Path_) -> int | None:
-        # The nearest enclosing node that exists: a missing field points at its parent.
-        for end in range(len(path), -1, -1):
-            if path[:end] in self.lines:
-                return self.lines[path[:end]]
-        return None
+from ses_mail.roster.yaml_source import YamlRefused, read_document
 
 
 def _lookup(data: Any, path: Path_) -> Any:
@@ -85,19 +31,15 @@ def _lookup(data: Any, path: Path_) -> Any:
 def parse_roster(text: str, file: str = "<roster>") -> Roster:
     """Validate roster text as a whole; raise RosterError naming every problem."""
     try:
-        node, data = _load_yaml(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        reason = getattr(err, "problem", None) or str(err)
-        raise RosterError([Problem(file, line, "", NO_VALUE, f"is not valid YAML: {reason}")]) from None
-    if node is None:
+        lines = read_document(text)  # the data, with line numbers by data path; bounded in cost
+    except YamlRefused as err:
+        raise RosterError([Problem(file, p.line, field_name(p.path), NO_VALUE, p.message) for p in err.problems]) from None
+    if lines is None:
         raise RosterError([Problem(file, None, "", NO_VALUE, "is empty: a roster needs at least `domains:`")])
+    data = lines.data
     if not isinstance(data, dict):
         raise RosterError([Problem(file, 1, "", data, "must be a mapping with `domains:` and `people:`")])
 
-    lines = _Lines()
-    lines.walk(node)
     problems = [Problem(file, line, field_name(path), NO_VALUE, "is given twice") for path, line in lines.duplicates]
 
     roster: Roster | None = None
