@@ -8,6 +8,7 @@ from ses_mail.roster.errors import NO_VALUE, Problem
 from ses_mail.roster.identifiers import is_within
 from ses_mail.roster.model import Person, Roster
 from ses_mail.roster.paths import Path_, field_name
+from ses_mail.roster.restrictions import normalize_display_name
 from ses_mail.specs.key_slots import MAX_KEYS_PER_USER
 
 LineOf = Callable[[Path_], "int | None"]
@@ -28,8 +29,7 @@ def cross_check(roster: Roster, file: str, line_of: LineOf) -> list[Problem]:
         first_domain.setdefault(domain.name, i)
         if not is_within(domain.name, domain.hosted_zone):
             problem(("domains", i, "zone"), domain.zone, f"does not contain the domain {domain.name!r}")
-        if len(domain.mail_from_domain) > 253:
-            problem(("domains", i, "mail_from"), domain.mail_from, "makes the MAIL FROM domain longer than 253 characters")
+        # The MAIL FROM domain's length, with every other DNS name: ses_mail.roster.limit_checks.
 
     first_person: dict[str, int] = {}
     for i, person in enumerate(roster.people):
@@ -59,6 +59,13 @@ def _check_person(roster: Roster, i: int, person: Person, problem: Any) -> None:
 
     defaults = roster.defaults
     display = person.display_name if person.display_name is not None else defaults.display_name
+    if display is True and person.name:
+        # `true` copies `name` into ses:FromDisplayName: it passes the checks a display_name text does.
+        try:
+            normalize_display_name(person.name)
+        except ValueError as err:
+            via = "display_name: true" if person.display_name is True else "defaults.display_name: true"
+            problem((*at, "name"), person.name, f"is the From display name ({via}), and as one it {err}")
     if display is True and not person.name:
         if person.display_name is True:
             problem((*at, "display_name"), True, "pins the From display name to `name`, but this person has "

@@ -6,6 +6,7 @@ is half-accepted: callers register resources only from a roster that passed as a
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 
 from ses_mail.roster.checks import cross_check
 from ses_mail.roster.errors import NO_VALUE, Problem, RosterError
+from ses_mail.roster.limit_checks import Deployment, check_limits
 from ses_mail.roster.model import ItemError, Roster
 from ses_mail.roster.paths import Path_, field_name
 
@@ -81,8 +83,23 @@ def _lookup(data: Any, path: Path_) -> Any:
     return data
 
 
-def parse_roster(text: str, file: str = "<roster>") -> Roster:
+@dataclass(frozen=True)
+class Loaded:
+    """A roster that passed as a whole, and what may still fail at deploy time (warnings:
+    limits that depend on what the AWS account already holds, or on what is known only then)."""
+
+    roster: Roster
+    warnings: tuple[Problem, ...] = ()
+
+
+def parse_roster(text: str, file: str = "<roster>", deployment: Deployment = Deployment()) -> Roster:
     """Validate roster text as a whole; raise RosterError naming every problem."""
+    return parse_roster_checked(text, file, deployment).roster
+
+
+def parse_roster_checked(text: str, file: str = "<roster>", deployment: Deployment = Deployment()) -> Loaded:
+    """As `parse_roster`, with the warnings. `deployment` says what is known of the region and
+    the stack's secret admins; what is not is bounded (ses_mail.roster.limit_checks)."""
     try:
         node, data = _load_yaml(text)
     except yaml.YAMLError as err:
@@ -122,13 +139,21 @@ def parse_roster(text: str, file: str = "<roster>") -> Roster:
         raise RosterError(problems) from None
 
     problems += cross_check(roster, file, lines.line)
+    # The service limits last: they measure the documents the program will send.
+    limits = check_limits(roster, file, lines.line, deployment)
+    problems += limits.errors
     if problems:
         raise RosterError(problems)
-    return roster
+    return Loaded(roster, tuple(limits.warnings))
 
 
-def load_roster(path: str | Path) -> Roster:
+def load_roster(path: str | Path, deployment: Deployment = Deployment()) -> Roster:
     """Read and validate a roster file; raise RosterError for anything wrong with it."""
+    return load_roster_checked(path, deployment).roster
+
+
+def load_roster_checked(path: str | Path, deployment: Deployment = Deployment()) -> Loaded:
+    """As `load_roster`, with the warnings."""
     file = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -136,4 +161,4 @@ def load_roster(path: str | Path) -> Roster:
         raise RosterError([Problem(file, None, "", NO_VALUE, "does not exist (check the stack's `roster` config)")]) from None
     except (OSError, UnicodeDecodeError) as err:
         raise RosterError([Problem(file, None, "", NO_VALUE, f"cannot be read: {err}")]) from None
-    return parse_roster(text, file)
+    return parse_roster_checked(text, file, deployment)
