@@ -178,9 +178,10 @@ def _check_domain(i: int, domain: Any, at: Any) -> None:
 
 def _source(person: Person, field: str) -> str:
     """Where a person's effective `field` comes from, for messages."""
-    if field == "display_name":
-        own = person.display_name is not None
-        return "`name`, by display_name: true" if own else "`name`, by defaults.display_name: true"
+    if field == "display_name" and person.display_name is True:
+        return "`name`, by display_name: true"
+    if field == "display_name" and person.display_name is None:
+        return "`name`, by defaults.display_name: true"
     return "this person's own" if getattr(person, field) is not None else f"from defaults.{field}"
 
 

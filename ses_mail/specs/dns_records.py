@@ -6,10 +6,12 @@ provider adds); names are fully qualified without the trailing dot.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from ses_mail.roster.model import Dmarc, Domain
 from ses_mail.specs.limits import TXT_STRING, dmarc_uri
+
+if TYPE_CHECKING:  # the roster imports this module (its limit checks): no import back at run time
+    from ses_mail.roster.model import Dmarc, Domain
 
 SPF_FOR_SES = "v=spf1 include:amazonses.com ~all"
 DKIM_TOKEN_COUNT = 3  # SES Easy DKIM always publishes three selectors
