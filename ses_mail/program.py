@@ -16,18 +16,22 @@ from pulumi.runtime.settings import monitor_supports_feature
 from ses_mail.roster.restrictions import account_of, normalize_iam_path, normalize_kms_key, normalize_policy_arn, normalize_principal_arn
 from ses_mail.roster.errors import RosterError
 from ses_mail.specs.naming import IAM_USER_PATH
-from ses_mail.roster import Roster, load_roster
+from ses_mail.roster import Deployment, Roster, load_roster_checked
 
 from ses_mail.components.sending_domain import SendingDomain
 from ses_mail.components.outputs import gather
 from ses_mail.components.smtp_sender import SecretsManagerOptions, SmtpSender, finish_status
 from ses_mail.stack_config import config_list, config_value, roster_path, ses_region
 
-def read_roster(path: Path) -> Roster:
+def read_roster(path: Path, deployment: Deployment = Deployment()) -> Roster:
+    """The validated roster (limits measured for `deployment`); its warnings go to the engine's log."""
     try:
-        return load_roster(path)
+        loaded = load_roster_checked(path, deployment)
     except RosterError as err:
         raise pulumi.RunError(str(err)) from None
+    for warning in loaded.warnings:
+        pulumi.log.warn(str(warning))
+    return loaded.roster
 
 
 def lookup_zones(roster: Roster, file: Path) -> dict[str, str]:
@@ -96,13 +100,19 @@ def secrets_manager_options(roster: Roster, file: Path) -> SecretsManagerOptions
 def build() -> None:
     region = ses_region()
     path = roster_path()
-    roster = read_roster(path)
+    # Limits are measured for this region; the secret admins are known here only when configured.
+    configured_admins = config_list("secretAdmins", normalize_principal_arn) or None
+    roster = read_roster(path, Deployment(region=region, admins=configured_admins))
     iam_path = config_value("iamPath", normalize_iam_path, IAM_USER_PATH)
     boundary = config_value("permissionsBoundary", normalize_policy_arn)
     check_pgp_region(roster, region, path)
     check_rotation_support(roster)
     zone_ids = lookup_zones(roster, path)
     secrets = secrets_manager_options(roster, path)
+    if secrets is not None and configured_admins is None:
+        # The admin is the role running `pulumi up`, known only now: measure the secret policies
+        # again with it, still before anything is registered.
+        roster = read_roster(path, Deployment(region=region, admins=secrets.admins))
 
     domains = {
         d.name: SendingDomain(d, region=region, zone_id=zone_ids[d.hosted_zone])

@@ -4,6 +4,12 @@ Uses the same `ses_mail.roster.model.load_roster` as the program, so a file that
 program's own validation (hosted zones are looked up only by `pulumi preview`/`up`).
 
     ses-mail validate [FILE ...]    # default: every stack's configured roster
+    ses-mail validate --region eu-west-1 FILE
+
+Service limits that depend on the SES region (the identity ARN in each send policy) are
+measured for `--region`, else for each stack's region when checking the configured rosters,
+else bounded over every region. Warnings (limits that depend on what the AWS account already
+holds, or on what is known only at `pulumi up`) are printed to stderr and do not fail.
 
 Exit status: 0 every file is valid, 1 a file is invalid (each problem printed with its
 file:line, field and value), 2 usage error.
@@ -14,9 +20,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from ses_mail.project import DEFAULT_ROSTER, Project, ProjectNotFound, find_project
+from ses_mail.project import DEFAULT_ROSTER, NAMESPACE, Project, ProjectNotFound, find_project
 from ses_mail.roster.errors import RosterError
-from ses_mail.roster import load_roster
+from ses_mail.roster.identifiers import is_aws_region
+from ses_mail.roster import Deployment, load_roster_checked
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -31,14 +38,30 @@ def configured_rosters(project: Project) -> list[Path]:
     return paths or [project.resolve(DEFAULT_ROSTER)]
 
 
-def validate(paths: list[Path]) -> list[str]:
-    """Error messages, one block per invalid file; empty when every file is valid."""
+def stack_regions(project: Project) -> dict[Path, str]:
+    """The SES region of the first stack that uses each roster (ses-mail:region, else aws:region)."""
+    regions: dict[Path, str] = {}
+    for stack in project.stacks():
+        config = project.stack_config(stack)
+        region = config.get(f"{NAMESPACE}:region") or config.get("aws:region")
+        if region and is_aws_region(region):
+            regions.setdefault(project.roster_of(config), region)
+    return regions
+
+
+def validate(paths: list[Path], regions: dict[Path, str] | None = None,
+             warnings: list[str] | None = None) -> list[str]:
+    """Error messages, one block per invalid file; empty when every file is valid. Warnings
+    of valid files are appended to `warnings` when given."""
     errors: list[str] = []
     for path in paths:
         try:
-            load_roster(path)
+            loaded = load_roster_checked(path, Deployment(region=(regions or {}).get(path)))
         except RosterError as err:
             errors.append(str(err))
+            continue
+        if warnings is not None:
+            warnings.extend(f"warning: {w}" for w in loaded.warnings)
     return errors
 
 
@@ -47,17 +70,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="*", type=Path, help="roster files (default: every stack's roster)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing for valid files")
     parser.add_argument("--project-dir", metavar="DIR", help="the Pulumi project (default: found from the working directory)")
+    parser.add_argument("--region", help="the SES region to measure limits for (default: each stack's, else every region's bounds)")
     args = parser.parse_args(argv)
+    if args.region is not None and not is_aws_region(args.region):
+        print(f"error: --region {args.region!r} is not an AWS region code such as eu-west-1", file=sys.stderr)
+        return EXIT_USAGE
+    regions: dict[Path, str] = {}
     if args.files:
         paths = args.files
     else:
         try:
-            paths = configured_rosters(find_project(args.project_dir))
+            project = find_project(args.project_dir)
+            paths = configured_rosters(project)
+            regions = stack_regions(project)
         except ProjectNotFound as err:
             print(f"error: {err}", file=sys.stderr)
             return EXIT_USAGE
-    errors = validate(paths)
-    for message in errors:
+    if args.region:
+        regions = {path: args.region for path in paths}
+    warnings: list[str] = []
+    errors = validate(paths, regions, warnings)
+    for message in [*errors, *warnings]:
         print(message, file=sys.stderr)
     if not args.quiet:
         valid = len(paths) - len(errors)

@@ -10,9 +10,10 @@ import pulumi_aws as aws
 
 from ses_mail.specs.iam_policy import secret_read_policy, send_as_policy
 from ses_mail.specs.key_slots import KeySlot, key_slots
-from ses_mail.specs.naming import IAM_USER_PATH, SEND_POLICY_NAME, iam_user_name, person_resource, secret_name, tag_value
+from ses_mail.specs.naming import (IAM_USER_PATH, SEND_POLICY_NAME, iam_user_name, person_resource, secret_description,
+                                   secret_name, secret_tags, user_tags)
 from ses_mail.roster import Person, Settings, resolve
-from ses_mail.specs.smtp_password import SMTP_PORT, smtp_endpoint, smtp_password
+from ses_mail.specs.smtp_password import SMTP_PORT, secret_value, smtp_endpoint, smtp_password
 
 from ses_mail.components.outputs import gather
 
@@ -65,11 +66,7 @@ class SmtpSender(pulumi.ComponentResource):
         self.settings = settings
 
         # Tag values allow fewer characters than addresses (o'brien@...): fit them, keep them readable.
-        tags = {"ses-mail:address": tag_value(address)}
-        if person.name:
-            tags["ses-mail:name"] = tag_value(person.name)
-        if settings.suspended:
-            tags["ses-mail:status"] = "suspended"
+        tags = user_tags(address, person.name, settings.suspended)
         self.user = aws.iam.User(
             person_resource(address, "user"),
             name=iam_user_name(address),
@@ -95,8 +92,11 @@ class SmtpSender(pulumi.ComponentResource):
             opts=child,
         )
 
+        # Every key (and, with delivery pgp, the encrypted password the provider derives from it)
+        # is created only once the policy that restricts it exists: a key must never be usable,
+        # even for a moment, with whatever else the user might be allowed.
         slots = key_slots(settings.key, settings.previous_key)
-        self.access_keys = {slot.generation: self._key(address, slot, settings) for slot in slots}
+        self.access_keys = {slot.generation: self._key(address, slot, settings, self.policy) for slot in slots}
         self.access_key = self.access_keys[settings.key]
         self.username = self.access_key.id
 
@@ -157,7 +157,8 @@ class SmtpSender(pulumi.ComponentResource):
         """The plain facts about this person's credential (never secret)."""
         return gather(self.status_tree, then=finish_status)
 
-    def _key(self, address: str, slot: KeySlot, settings: Settings) -> aws.iam.AccessKey:
+    def _key(self, address: str, slot: KeySlot, settings: Settings,
+             policy: aws.iam.UserPolicy) -> aws.iam.AccessKey:
         """One generation's key in its slot; a newer generation in the slot replaces it."""
         return aws.iam.AccessKey(
             slot.resource_name(address),
@@ -170,6 +171,7 @@ class SmtpSender(pulumi.ComponentResource):
                 # first, so the user never holds more than IAM's two keys mid-update.
                 delete_before_replace=True,
                 replacement_trigger=slot.generation,
+                depends_on=[policy],
             ),
         )
 
@@ -179,14 +181,14 @@ class SmtpSender(pulumi.ComponentResource):
         secret = aws.secretsmanager.Secret(
             person_resource(address, "secret"),
             name=secret_name(address),
-            description=f"SES SMTP credential of {address} (host, port, username, password); managed by Pulumi",
+            description=secret_description(address),
             kms_key_id=options.kms_key,
             recovery_window_in_days=SECRET_RECOVERY_DAYS,
             region=region,
-            tags={"ses-mail:address": tag_value(address)},
+            tags=secret_tags(address),
             opts=child,
         )
-        aws.secretsmanager.SecretPolicy(
+        policy = aws.secretsmanager.SecretPolicy(
             person_resource(address, "secret-policy"),
             secret_arn=secret.arn,
             policy=json.dumps(secret_read_policy(settings.secret_readers, options.admins), sort_keys=True),
@@ -195,22 +197,17 @@ class SmtpSender(pulumi.ComponentResource):
             opts=child,
         )
         usable = not settings.suspended
-        value = pulumi.Output.all(self.username, password).apply(lambda args: json.dumps({
-            "address": address,
-            "host": host,
-            "port": SMTP_PORT,
-            "starttls": True,
-            "username": args[0],
-            "password": args[1] if usable else None,
-            "status": settings.status,
-            "key": settings.key,
-        }, sort_keys=True))
+        value = pulumi.Output.all(self.username, password).apply(lambda args: secret_value(
+            address, region, args[0], args[1] if usable else None, status=settings.status, key=settings.key))
+        # The value is written only once the policy that keeps everyone else out exists (the
+        # value does not refer to the policy, so without depends_on the engine could write it
+        # first, and leave it there if the policy then failed).
         aws.secretsmanager.SecretVersion(
             person_resource(address, "secret-value"),
             secret_id=secret.arn,
             secret_string=pulumi.Output.secret(value),
             region=region,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
         return secret
 

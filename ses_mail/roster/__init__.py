@@ -4,9 +4,10 @@
 naming every problem as `file:line: field: value message`.
 """
 from ses_mail.roster.errors import Problem, RosterError
-from ses_mail.roster.loader import load_roster, parse_roster
+from ses_mail.roster.limit_checks import Deployment
+from ses_mail.roster.loader import Loaded, load_roster, load_roster_checked, parse_roster, parse_roster_checked
 from ses_mail.roster.model import Defaults, Dmarc, Domain, Person, Roster
 from ses_mail.roster.settings import Settings, resolve
 
-__all__ = ["Defaults", "Dmarc", "Domain", "Person", "Problem", "Roster", "RosterError", "Settings",
-           "load_roster", "parse_roster", "resolve"]
+__all__ = ["Defaults", "Deployment", "Dmarc", "Domain", "Loaded", "Person", "Problem", "Roster", "RosterError",
+           "Settings", "load_roster", "load_roster_checked", "parse_roster", "parse_roster_checked", "resolve"]

@@ -9,6 +9,7 @@ from ses_mail.roster.errors import NO_VALUE, Problem
 from ses_mail.roster.identifiers import domain_of, is_within
 from ses_mail.roster.model import Defaults, Domain, Person, Roster
 from ses_mail.roster.paths import Path_, field_name
+from ses_mail.roster.restrictions import normalize_display_name
 from ses_mail.specs.key_slots import MAX_KEYS_PER_USER
 
 LineOf = Callable[[Path_], "int | None"]
@@ -51,8 +52,7 @@ def cross_check(parts: Parts, file: str, line_of: LineOf) -> list[Problem]:
         first_domain.setdefault(domain.name, i)
         if not is_within(domain.name, domain.hosted_zone):
             problem(("domains", i, "zone"), domain.zone, f"does not contain the domain {domain.name!r}")
-        if len(domain.mail_from_domain) > 253:
-            problem(("domains", i, "mail_from"), domain.mail_from, "makes the MAIL FROM domain longer than 253 characters")
+        # The MAIL FROM domain's length, with every other DNS name: ses_mail.roster.limit_checks.
 
     first_person: dict[str, int] = {}
     addresses = sorted([(i, p.email) for i, p in parts.people] + list(parts.other_addresses))
@@ -84,6 +84,13 @@ def _check_person(defaults: Defaults, i: int, person: Person, problem: Any) -> N
         problem((*at, "previous_key"), person.previous_key, reason)
 
     display = person.display_name if person.display_name is not None else defaults.display_name
+    if display is True and person.name:
+        # `true` copies `name` into ses:FromDisplayName: it passes the checks a display_name text does.
+        try:
+            normalize_display_name(person.name)
+        except ValueError as err:
+            via = "display_name: true" if person.display_name is True else "defaults.display_name: true"
+            problem((*at, "name"), person.name, f"is the From display name ({via}), and as one it {err}")
     if display is True and not person.name:
         if person.display_name is True:
             problem((*at, "display_name"), True, "pins the From display name to `name`, but this person has "

@@ -10,6 +10,8 @@ import re
 import idna
 from email_validator import EmailNotValidError, validate_email
 
+from ses_mail.specs.limits import SMTP_LOCAL_PART
+
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 MAX_DOMAIN_LENGTH = 253
 
@@ -55,6 +57,10 @@ def normalize_address(value: str) -> str:
         )
     except EmailNotValidError as err:
         raise ValueError(f"is not a valid email address ({err})") from None
+    # email-validator leaves the local part's length to the caller; SMTP servers may refuse more.
+    over = SMTP_LOCAL_PART.check(len(checked.local_part.encode("utf-8")))
+    if over:
+        raise ValueError(f"has a local part (before the @) that {over}")
     domain = normalize_domain(checked.ascii_domain)
     return f"{checked.local_part.lower()}@{domain}"
 

@@ -6,6 +6,7 @@ is half-accepted: callers register resources only from a roster that passed as a
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 from ses_mail.roster.checks import Parts, cross_check
 from ses_mail.roster.errors import NO_VALUE, Problem, RosterError
 from ses_mail.roster.identifiers import normalize_domain
+from ses_mail.roster.limit_checks import Deployment, check_limits
 from ses_mail.roster.model import Defaults, Domain, ItemErrors, Person, Roster
 from ses_mail.roster.paths import Path_, field_name
 from ses_mail.roster.yaml_source import YamlRefused, read_document
@@ -28,8 +30,23 @@ def _lookup(data: Any, path: Path_) -> Any:
     return data
 
 
-def parse_roster(text: str, file: str = "<roster>") -> Roster:
+@dataclass(frozen=True)
+class Loaded:
+    """A roster that passed as a whole, and what may still fail at deploy time (warnings:
+    limits that depend on what the AWS account already holds, or on what is known only then)."""
+
+    roster: Roster
+    warnings: tuple[Problem, ...] = ()
+
+
+def parse_roster(text: str, file: str = "<roster>", deployment: Deployment = Deployment()) -> Roster:
     """Validate roster text as a whole; raise RosterError naming every problem."""
+    return parse_roster_checked(text, file, deployment).roster
+
+
+def parse_roster_checked(text: str, file: str = "<roster>", deployment: Deployment = Deployment()) -> Loaded:
+    """As `parse_roster`, with the warnings. `deployment` says what is known of the region and
+    the stack's secret admins; what is not is bounded (ses_mail.roster.limit_checks)."""
     try:
         lines = read_document(text)  # the data, with line numbers by data path; bounded in cost
     except YamlRefused as err:
@@ -52,10 +69,16 @@ def parse_roster(text: str, file: str = "<roster>") -> Roster:
     # duplicate address next to a typo elsewhere rather than after it is fixed.
     parts = Parts.of(roster) if roster is not None else _valid_parts(data)
     problems += cross_check(parts, file, lines.line)
+    warnings: list[Problem] = []
+    if roster is not None:
+        # The service limits: they measure the documents the program will send.
+        limits = check_limits(roster, file, lines.line, deployment)
+        problems += limits.errors
+        warnings = list(limits.warnings)
     if problems:
         raise RosterError(sorted(problems, key=lambda p: (p.line or 0, p.field)))
     assert roster is not None
-    return roster
+    return Loaded(roster, tuple(warnings))
 
 
 def _field_problems(err: ValidationError, data: Any, file: str, line_of: Any) -> list[Problem]:
@@ -178,8 +201,13 @@ def _valid_parts(data: dict[str, Any]) -> Parts:
     return Parts(domains, people, defaults, frozenset(unchecked), other_addresses)
 
 
-def load_roster(path: str | Path) -> Roster:
+def load_roster(path: str | Path, deployment: Deployment = Deployment()) -> Roster:
     """Read and validate a roster file; raise RosterError for anything wrong with it."""
+    return load_roster_checked(path, deployment).roster
+
+
+def load_roster_checked(path: str | Path, deployment: Deployment = Deployment()) -> Loaded:
+    """As `load_roster`, with the warnings."""
     file = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -187,4 +215,4 @@ def load_roster(path: str | Path) -> Roster:
         raise RosterError([Problem(file, None, "", NO_VALUE, "does not exist (check the stack's `roster` config)")]) from None
     except (OSError, UnicodeDecodeError) as err:
         raise RosterError([Problem(file, None, "", NO_VALUE, f"cannot be read: {err}")]) from None
-    return parse_roster(text, file)
+    return parse_roster_checked(text, file, deployment)

@@ -6,12 +6,19 @@ provider adds); names are fully qualified without the trailing dot.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from ses_mail.roster.model import Dmarc, Domain
+from ses_mail.specs.limits import TXT_STRING, dmarc_uri
+
+if TYPE_CHECKING:  # the roster imports this module (its limit checks): no import back at run time
+    from ses_mail.roster.model import Dmarc, Domain
 
 SPF_FOR_SES = "v=spf1 include:amazonses.com ~all"
 DKIM_TOKEN_COUNT = 3  # SES Easy DKIM always publishes three selectors
+#: Characters of one Easy DKIM token (SES Developer Guide, Easy DKIM: the CNAME names are
+#: `<token>._domainkey.<domain>` with 32-character tokens); names are measured with it before
+#: SES has issued the real tokens.
+DKIM_TOKEN_LENGTH = 32
 
 
 @dataclass(frozen=True)
@@ -87,10 +94,11 @@ def dmarc_value(dmarc: Dmarc) -> str:
         tags.append(("adkim", _ALIGNMENT_TAG[dmarc.dkim_alignment]))
     if dmarc.spf_alignment:
         tags.append(("aspf", _ALIGNMENT_TAG[dmarc.spf_alignment]))
+    # Each URI percent-encoded (',' and '!' as DMARC requires, and what mailto: requires).
     if dmarc.rua:
-        tags.append(("rua", ",".join(f"mailto:{a}" for a in dmarc.rua)))
+        tags.append(("rua", ",".join(dmarc_uri(a) for a in dmarc.rua)))
     if dmarc.ruf:
-        tags.append(("ruf", ",".join(f"mailto:{a}" for a in dmarc.ruf)))
+        tags.append(("ruf", ",".join(dmarc_uri(a) for a in dmarc.ruf)))
     if dmarc.testing:
         tags.append(("t", "y"))
     return "; ".join(f"{k}={v}" for k, v in tags)
@@ -102,17 +110,25 @@ def dmarc_record(domain: Domain) -> DnsRecord | None:
     return DnsRecord(f"_dmarc.{domain.name}", "TXT", domain.ttl, dmarc_value(domain.dmarc), "dmarc")
 
 
-TXT_STRING_MAX = 255  # one character-string of a TXT record (RFC 1035)
+TXT_STRING_MAX = TXT_STRING.maximum  # one character-string of a TXT record (RFC 1035)
+
+
+def txt_strings(record: DnsRecord) -> list[str]:
+    """The character-strings a TXT record's value is split into, at most 255 characters each
+    (record values are ASCII: addresses are, and DMARC URIs are percent-encoded)."""
+    value = record.value
+    if len(value) <= TXT_STRING_MAX:
+        return [value]
+    return [value[i:i + TXT_STRING_MAX] for i in range(0, len(value), TXT_STRING_MAX)]
 
 
 def route53_values(record: DnsRecord) -> list[str]:
     """The record's value as Route53 takes it: a TXT value over 255 characters is split into
     several character-strings (`a""b`, which the provider wraps in quotes), which receivers
     join back together; other values pass unchanged."""
-    if record.type != "TXT" or len(record.value) <= TXT_STRING_MAX:
+    if record.type != "TXT":
         return [record.value]
-    chunks = [record.value[i:i + TXT_STRING_MAX] for i in range(0, len(record.value), TXT_STRING_MAX)]
-    return ['""'.join(chunks)]
+    return ['""'.join(txt_strings(record))]
 
 
 def static_records(domain: Domain, region: str) -> list[DnsRecord]:

@@ -150,6 +150,11 @@ TXT_STRING = Limit("one TXT character-string", 255, "octets", "RFC 1035 sections
 # route53_txt_value_length.
 ROUTE53_RECORD_VALUE = Limit("a Route 53 record value", 4_000, "characters",
                              "Route 53 API Reference: ResourceRecord; botocore route53 ResourceRecord.Value (RData)")
+# "Records per hosted zone: 10,000" (Route 53 Developer Guide: Quotas, docs.aws.amazon.com/
+# Route53/latest/DeveloperGuide/DNSLimitations.html); adjustable on request, and the zone's SOA
+# and NS records count too. Records already in a zone are not known offline: warn, never refuse.
+ROUTE53_RECORDS_PER_ZONE = Limit("records in a Route 53 hosted zone (default quota, adjustable)", 10_000, "records",
+                                 "Route 53 Developer Guide: Quotas")
 
 # --- SMTP addresses (RFC 5321 4.5.3.1) ----------------------------------------------------------
 SMTP_LOCAL_PART = Limit("the local part of an address", 64, "octets", "RFC 5321 section 4.5.3.1.1")
@@ -163,7 +168,7 @@ ALL_LIMITS: tuple[Limit, ...] = (
     SECRET_RESOURCE_POLICY, SECRET_VALUE, SECRET_NAME, SECRET_DESCRIPTION,
     SES_IDENTITIES_PER_REGION, SES_CONFIGURATION_SET_NAME, SES_TAGS_PER_RESOURCE,
     SNS_TOPIC_POLICY, SNS_TOPIC_NAME, CLOUDWATCH_ALARM_NAME,
-    DNS_LABEL, DNS_NAME, DNS_NAME_WIRE, TXT_STRING, ROUTE53_RECORD_VALUE,
+    DNS_LABEL, DNS_NAME, DNS_NAME_WIRE, TXT_STRING, ROUTE53_RECORD_VALUE, ROUTE53_RECORDS_PER_ZONE,
     SMTP_LOCAL_PART, SMTP_DOMAIN, SMTP_PATH,
 )
 

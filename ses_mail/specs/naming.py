@@ -50,6 +50,16 @@ def tag_value(text: str) -> str:
     return "".join(c if allowed(c) else "_" for c in text)[:TAG_VALUE_MAX]
 
 
+def user_tags(address: str, name: str | None, suspended: bool) -> dict[str, str]:
+    """Tags of a person's IAM user (tag values allow fewer characters than addresses: fitted)."""
+    tags = {"ses-mail:address": tag_value(address)}
+    if name:
+        tags["ses-mail:name"] = tag_value(name)
+    if suspended:
+        tags["ses-mail:status"] = "suspended"
+    return tags
+
+
 def domain_resource(domain: str, role: str) -> str:
     return f"{domain}-{role}"
 
@@ -77,3 +87,11 @@ def secret_name(address: str) -> str:
     digest = hashlib.sha256(address.lower().encode("utf-8")).hexdigest()[:_HASH_CHARS]
     readable = "".join(c if _SECRET_NAME_CHAR.match(c) else "_" for c in plain)
     return readable[: SECRET_NAME_MAX - _HASH_CHARS - 1] + "=" + digest
+
+
+def secret_tags(address: str) -> dict[str, str]:
+    return {"ses-mail:address": tag_value(address)}
+
+
+def secret_description(address: str) -> str:
+    return f"SES SMTP credential of {address} (host, port, username, password); managed by Pulumi"

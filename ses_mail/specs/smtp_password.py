@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 
 # Fixed inputs of the algorithm, as AWS documents them.
 _DATE = "11111111"
@@ -38,3 +39,18 @@ def smtp_endpoint(region: str) -> str:
 
 
 SMTP_PORT = 587  # STARTTLS; 465 (TLS wrapper) and 2587 also work
+
+
+def secret_value(address: str, region: str, username: str, password: str | None, *,
+                 status: str, key: int) -> str:
+    """What a Secrets Manager secret holds for one person (JSON); `password` None while suspended."""
+    return json.dumps({
+        "address": address,
+        "host": smtp_endpoint(region),
+        "port": SMTP_PORT,
+        "starttls": True,
+        "username": username,
+        "password": password,
+        "status": status,
+        "key": key,
+    }, sort_keys=True)
