@@ -12,6 +12,7 @@ from ses_mail.roster.model import Dmarc, Domain
 
 SPF_FOR_SES = "v=spf1 include:amazonses.com ~all"
 DKIM_TOKEN_COUNT = 3  # SES Easy DKIM always publishes three selectors
+DKIM_RECORD_TYPE = "CNAME"
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def dkim_records(domain: Domain, tokens: Sequence[str], region: str) -> list[Dns
         raise ValueError(f"SES returned {len(tokens)} DKIM tokens for {domain.name}, expected {DKIM_TOKEN_COUNT}")
     target = dkim_domain(region)
     return [
-        DnsRecord(f"{token}._domainkey.{domain.name}", "CNAME", domain.ttl,
+        DnsRecord(f"{token}._domainkey.{domain.name}", DKIM_RECORD_TYPE, domain.ttl,
                   f"{token}.{target}", f"dkim-{i + 1}")
         for i, token in enumerate(tokens)
     ]
