@@ -5,9 +5,9 @@ diff shows what the program does, not a second implementation of it. Resources a
 URN and classified as created, updated, replaced or deleted using the provider's replacement
 rules (ses_mail.review.changes.REPLACE_ON); destructive changes are listed first.
 
-    python -m ses_mail.cli.diff --base origin/main                  # roster at a git revision
-    python -m ses_mail.cli.diff --base-roster old.yaml --roster new.yaml
-    python -m ses_mail.cli.diff --all-stacks --base origin/main --format markdown
+    ses-mail diff --base origin/main                  # roster and stack config at a git revision
+    ses-mail diff --base-roster old.yaml --roster new.yaml
+    ses-mail diff --all-stacks --base origin/main --format markdown
 
 Exit status: 0 no changes, 3 changes, 4 a roster (or the stack config) is invalid on either
 side, 2 usage error (bad option, unknown revision or stack), 1 internal error.

@@ -294,7 +294,7 @@ def render_markdown(reports: list[Report], limit: int = MARKDOWN_LIMIT) -> str:
             cut += "\n```"
         cut += "\n</details>" * (cut.count("<details") - cut.count("</details>"))
         text = (cut + "\n\n**The diff is too long for one comment and was cut here.** "
-                "Run `python -m ses_mail.cli.diff` locally, or read the workflow run's summary, for all of it.\n")
+                "Run `venv/bin/ses-mail diff` locally, or read the workflow run's summary, for all of it.\n")
     return text
 
 
