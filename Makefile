@@ -2,7 +2,9 @@
 # Both build ./venv first; nothing else needs installing. `make plan` installs only the runtime
 # (requirements.txt and this package); `make test` adds the test tools and the Node linter.
 PYTHON ?= python3
-VENV := venv
+# VENV=/path/to/venv on the command line uses that venv as it is (e.g. from another clone or
+# repository holding only rosters): it is never rebuilt here, only checked.
+VENV ?= venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --quiet --disable-pip-version-check
 SES_MAIL := $(VENV)/bin/ses-mail
@@ -13,6 +15,10 @@ STACK ?= dev
 venv: $(VENV)/.runtime
 dev: $(VENV)/.dev
 
+ifeq ($(origin VENV),command line)
+$(VENV)/.runtime $(VENV)/.dev:
+	@test -x $(SES_MAIL) || { echo "VENV=$(VENV) has no bin/ses-mail: run \`make venv\` in a clone of ses-mail first" >&2; exit 1; }
+else
 $(VENV)/.runtime: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -r requirements.txt
@@ -22,6 +28,7 @@ $(VENV)/.runtime: requirements.txt pyproject.toml
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PIP) install -r requirements-dev.txt
 	touch $@
+endif
 
 plan: venv
 	$(SES_MAIL) plan --stack $(STACK)

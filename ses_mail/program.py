@@ -15,6 +15,7 @@ from pulumi.runtime.settings import monitor_supports_feature
 
 from ses_mail.roster.restrictions import account_of, normalize_iam_path, normalize_kms_key, normalize_policy_arn, normalize_principal_arn
 from ses_mail.roster.errors import RosterError
+from ses_mail.specs.iam_policy import SECRET_ADMIN_PATH, arn_matches, default_secret_admins
 from ses_mail.specs.naming import IAM_USER_PATH
 from ses_mail.roster import Deployment, Roster, load_roster_checked
 
@@ -80,12 +81,21 @@ def secrets_manager_options(roster: Roster, file: Path) -> SecretsManagerOptions
     if not people:
         return None
     kms_key = config_value("secretsKmsKey", normalize_kms_key)
-    admins = config_list("secretAdmins", normalize_principal_arn)
+    configured = config_list("secretAdmins", normalize_principal_arn)
     caller = aws.get_caller_identity()
-    if not admins:
-        # Whoever runs `pulumi up` must keep reading the value back: exempt its role (the
-        # session's issuer, which is what aws:PrincipalArn reports) or user.
-        admins = (aws.iam.get_session_context(arn=caller.arn).issuer_arn,)
+    # Never the caller itself: a preview role and the deploy role must plan the same policy.
+    admins = configured or default_secret_admins(caller.account_id, caller.arn.split(":")[1])
+    if not pulumi.runtime.is_dry_run():
+        # The provider reads each secret value back after writing it: a deployer outside the
+        # exemption would fail half-way, so refuse before anything is registered. (A preview
+        # may run as anyone: it writes nothing.)
+        deployer = aws.iam.get_session_context(arn=caller.arn).issuer_arn
+        if not any(arn_matches(admin, deployer) for admin in admins):
+            raise pulumi.RunError(
+                f"{file}: {deployer} runs `pulumi up` but is not exempt from the Deny of the Secrets "
+                f"Manager secrets ({', '.join(admins)}), so it could not read back the values it writes: "
+                "add it to ses-mail:secretAdmins"
+                + ("" if configured else f", or deploy as a role or user under the IAM path {SECRET_ADMIN_PATH}"))
     if kms_key is None:
         foreign = sorted({r for p in people for r in roster.settings(p).secret_readers
                           if account_of(r) != caller.account_id})
@@ -110,8 +120,8 @@ def build() -> None:
     zone_ids = lookup_zones(roster, path)
     secrets = secrets_manager_options(roster, path)
     if secrets is not None and configured_admins is None:
-        # The admin is the role running `pulumi up`, known only now: measure the secret policies
-        # again with it, still before anything is registered.
+        # The default admins name this account: measure the secret policies again with exactly
+        # what will be written, still before anything is registered.
         roster = read_roster(path, Deployment(region=region, admins=secrets.admins))
 
     domains = {

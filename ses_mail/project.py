@@ -6,6 +6,7 @@ relative to the project directory, as it is for `pulumi up`, which runs the prog
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,11 +30,16 @@ def config_from_texts(project_text: str | None, stack_text: str | None) -> dict[
     project = yaml.safe_load(project_text or "") or {}
     for key, value in (project.get("config") or {}).items():
         if isinstance(value, dict) and "default" in value:
-            config[_namespaced(key)] = str(value["default"])
+            config[_namespaced(key)] = _config_text(value["default"])
     stack = yaml.safe_load(stack_text or "") or {}
     for key, value in (stack.get("config") or {}).items():
-        config[_namespaced(key)] = value if isinstance(value, str) else str(value)
+        config[_namespaced(key)] = _config_text(value)
     return config
+
+
+def _config_text(value: object) -> str:
+    # As the CLI passes structured values: JSON (a YAML list arrives as `["a", "b"]`, true as `true`).
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _namespaced(key: str) -> str:

@@ -37,19 +37,23 @@ def config_value(key: str, normalize, default=None):
         raise pulumi.RunError(f"stack config ses-mail:{key} {value.strip()!r} {err}") from None
 
 
-def config_list(key: str, normalize) -> tuple[str, ...]:
+def parse_list(raw: str | None) -> list[str]:
     """A list in stack config: a YAML/JSON list, or words separated by commas or spaces."""
-    raw = pulumi.Config().get(key)
     if not raw or not raw.strip():
-        return ()
+        return []
     try:
         items = json.loads(raw)
     except ValueError:
         items = raw.replace(",", " ").split()
-    if isinstance(items, str):
+    if not isinstance(items, list):
         items = [items]
+    return [str(item) for item in items]
+
+
+def config_list(key: str, normalize) -> tuple[str, ...]:
+    """A list in stack config (`parse_list`), each item normalized."""
     out = []
-    for item in items:
+    for item in parse_list(pulumi.Config().get(key)):
         try:
             out.append(normalize(str(item)))
         except ValueError as err:

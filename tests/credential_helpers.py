@@ -23,7 +23,9 @@ SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's wire marker of a sec
 ACCOUNT = "123456789012"
 IDENTITY = f"arn:aws:ses:eu-west-1:{ACCOUNT}:identity/test1.com"
 READER = f"arn:aws:iam::{ACCOUNT}:role/mail-relay"
-DEPLOYER = f"arn:aws:iam::{ACCOUNT}:user/fake"  # the emulated caller (AwsMocks.caller_arn)
+DEPLOYER = f"arn:aws:iam::{ACCOUNT}:user/ses-mail-admin/fake"  # the emulated caller (AwsMocks.caller_arn)
+#: The secrets' admins when ses-mail:secretAdmins is unset: every role and user under /ses-mail-admin/.
+DEFAULT_ADMINS = [f"arn:aws:iam::{ACCOUNT}:role/ses-mail-admin/*", f"arn:aws:iam::{ACCOUNT}:user/ses-mail-admin/*"]
 
 
 def roster(people: str, defaults: str = "") -> str:

@@ -13,7 +13,7 @@ from ses_mail.specs.naming import secret_name
 from ses_mail.roster import parse_roster
 from ses_mail.review.emulation import AwsMocks, fake_secret_key
 from ses_mail.review.engine import run_program
-from tests.credential_helpers import (ACCOUNT, DEPLOYER, KEY, READER, SECRET, SECRET_POLICY,  # noqa: F401
+from tests.credential_helpers import (ACCOUNT, DEFAULT_ADMINS, DEPLOYER, KEY, READER, SECRET, SECRET_POLICY,  # noqa: F401
                                       SECRET_VERSION, by_name, derived_password, everything_plain,
                                       raw_requests, roster)
 from tests.iam_eval import Request, decide_access
@@ -153,7 +153,7 @@ def test_secrets_manager_person_gets_a_secret_its_policy_and_value(run, raw_requ
     }  # no kmsKeyId: the account's aws/secretsmanager key
     policy = result.named("taro@test1.com-secret-policy")
     assert policy.inputs["secretArn"] == secret.outputs["arn"] and policy.inputs["blockPublicPolicy"] is True
-    assert json.loads(policy.inputs["policy"]) == secret_read_policy([READER], [DEPLOYER])
+    assert json.loads(policy.inputs["policy"]) == secret_read_policy([READER], DEFAULT_ADMINS)
     version = result.named("taro@test1.com-secret-value")
     assert version.inputs["secretId"] == secret.outputs["arn"]
     # The secret string is a secret Output when it reaches the engine, and holds the credential.
@@ -202,19 +202,60 @@ def test_stack_default_readers_and_kms_key(run):
     assert {r.inputs["kmsKeyId"] for r in result.of_type(SECRET)} == {kms}
 
 
-def test_admins_default_to_the_deployers_role_and_can_be_configured(write_roster):
+def deny_of(result) -> dict:
+    return json.loads(result.named("taro@test1.com-secret-policy").inputs["policy"])["Statement"][1]
+
+
+def test_admins_default_to_the_admin_path_of_the_account_and_can_be_configured(write_roster):
     path = write_roster(roster(SM))
-    mocks = AwsMocks(region="eu-west-1", caller_arn=f"arn:aws:sts::{ACCOUNT}:assumed-role/deployer/ci-run-42")
+    mocks = AwsMocks(region="eu-west-1", caller_arn=f"arn:aws:sts::{ACCOUNT}:assumed-role/deployer/ci-run-42",
+                     role_paths={"deployer": "/ses-mail-admin/"})
     result = run_program(roster=path, region="eu-west-1", mocks=mocks)
-    deny = json.loads(result.named("taro@test1.com-secret-policy").inputs["policy"])["Statement"][1]
-    assert deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] == sorted([READER, f"arn:aws:iam::{ACCOUNT}:role/deployer"])
+    assert deny_of(result)["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": sorted([READER, *DEFAULT_ADMINS])}}
     admins = f"arn:aws:iam::{ACCOUNT}:role/ci, arn:aws:iam::{ACCOUNT}:role/admin"
     result = run_program(roster=path, region="eu-west-1", config={"ses-mail:secretAdmins": admins})
-    deny = json.loads(result.named("taro@test1.com-secret-policy").inputs["policy"])["Statement"][1]
-    assert deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] == sorted(
+    assert deny_of(result)["Condition"]["ArnNotLike"]["aws:PrincipalArn"] == sorted(
         [READER, f"arn:aws:iam::{ACCOUNT}:role/ci", f"arn:aws:iam::{ACCOUNT}:role/admin"])
     with pytest.raises(pulumi.RunError, match="ses-mail:secretAdmins: 'root' is not an IAM role or user ARN"):
         run_program(roster=path, region="eu-west-1", config={"ses-mail:secretAdmins": "root"})
+
+
+@pytest.mark.parametrize("preview", [False, True])
+def test_the_secret_policy_is_the_same_whoever_runs_the_program(write_roster, preview):
+    """A pull request's preview role and the deploy role plan the very same policy, so a preview
+    shows no change to it (before, the Deny exempted whoever ran the program)."""
+    path = write_roster(roster(SM))
+    callers = [  # the deploy role under the admin path, a preview role, a person
+        (f"arn:aws:sts::{ACCOUNT}:assumed-role/deploy/gha-1", {"deploy": "/ses-mail-admin/"}),
+        (f"arn:aws:sts::{ACCOUNT}:assumed-role/pulumi-preview/gha-2", {}),
+        (f"arn:aws:iam::{ACCOUNT}:user/ses-mail-admin/alice", {}),
+    ]
+    listed = f"arn:aws:iam::{ACCOUNT}:role/ses-mail-admin/deploy, arn:aws:iam::{ACCOUNT}:user/ses-mail-admin/alice"
+    for config in ({}, {"ses-mail:secretAdmins": listed}):
+        policies = []
+        for caller, paths in callers:
+            if not preview and "pulumi-preview" in caller:
+                continue  # not a deployer: refused at `pulumi up` (next test)
+            mocks = AwsMocks(region="eu-west-1", caller_arn=caller, role_paths=paths)
+            result = run_program(roster=path, region="eu-west-1", config=config, mocks=mocks, preview=preview)
+            policies.append(result.named("taro@test1.com-secret-policy").inputs["policy"])
+        assert len(policies) >= 2 and len(set(policies)) == 1, (config, policies)
+        assert "pulumi-preview" not in policies[0] and "gha-" not in policies[0]
+
+
+def test_a_deployer_outside_the_exemption_is_refused_before_anything_is_registered(write_roster):
+    path = write_roster(roster(SM))
+    outsider = f"arn:aws:sts::{ACCOUNT}:assumed-role/deploy/gha-1"  # role path "/": not an admin
+    mocks = AwsMocks(region="eu-west-1", caller_arn=outsider)
+    with pytest.raises(pulumi.RunError, match=rf"arn:aws:iam::{ACCOUNT}:role/deploy runs `pulumi up` but is not "
+                                              r"exempt.*add it to ses-mail:secretAdmins, or deploy as a role or "
+                                              r"user under the IAM path /ses-mail-admin/"):
+        run_program(roster=path, region="eu-west-1", mocks=mocks)
+    assert mocks.registrations == []
+    # Listed explicitly, it deploys; a preview by it never needed the exemption.
+    config = {"ses-mail:secretAdmins": f"arn:aws:iam::{ACCOUNT}:role/deploy"}
+    run_program(roster=path, region="eu-west-1", config=config, mocks=AwsMocks(region="eu-west-1", caller_arn=outsider))
+    run_program(roster=path, region="eu-west-1", preview=True, mocks=AwsMocks(region="eu-west-1", caller_arn=outsider))
 
 
 def test_readers_in_another_account_need_a_customer_managed_key(write_roster):
@@ -243,7 +284,7 @@ def test_secret_names_follow_the_iam_path_and_hash_what_they_cannot_hold():
 
 # --- the resource policy, evaluated ---------------------------------------------------------
 
-POLICY = secret_read_policy([READER], [DEPLOYER])
+POLICY = secret_read_policy([READER], DEFAULT_ADMINS)
 SECRET_ARN = f"arn:aws:secretsmanager:eu-west-1:{ACCOUNT}:secret:ses-smtp/taro@test1.com-AbCdEf"
 ADMIN_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "secretsmanager:*", "Resource": "*"}]}
 NOTHING: list[dict] = []
@@ -275,11 +316,25 @@ def test_an_unlisted_administrator_cannot_read_the_value():
 def test_the_deployer_keeps_reading_with_its_own_permission_only():
     assert access(DEPLOYER, [ADMIN_POLICY]) == "Allow"
     assert access(DEPLOYER, NOTHING) == "ImplicitDeny"
+    assert access(f"arn:aws:iam::{ACCOUNT}:role/ses-mail-admin/deploy", [ADMIN_POLICY]) == "Allow"
+    assert access(f"arn:aws:iam::{ACCOUNT}:role/ses-mail-admin/team/deploy", [ADMIN_POLICY]) == "Allow"
+
+
+@pytest.mark.parametrize("principal", [
+    f"arn:aws:iam::{ACCOUNT}:role/ses-mail-admin",              # the path's name as a role name
+    f"arn:aws:iam::{ACCOUNT}:role/ses-mail-admins/deploy",      # a look-alike path
+    f"arn:aws:iam::{ACCOUNT}:role/other/ses-mail-admin/deploy",  # the path further down
+    f"arn:aws:iam::{ACCOUNT}:role/pulumi-preview",              # the PR preview role
+    f"arn:aws:iam::{ACCOUNT}:group/ses-mail-admin/x",
+    "arn:aws:iam::210987654321:role/ses-mail-admin/deploy",      # the path in another account
+])
+def test_only_the_admin_path_of_this_account_is_exempt(principal):
+    assert access(principal, [ADMIN_POLICY]) == "ExplicitDeny"
 
 
 def test_another_account_needs_both_its_own_permission_and_the_listing():
     partner = "arn:aws:iam::210987654321:role/partner-relay"
-    policy = secret_read_policy([partner], [DEPLOYER])
+    policy = secret_read_policy([partner], DEFAULT_ADMINS)
     assert access(partner, NOTHING, policy=policy) == "ImplicitDeny"
     assert access(partner, [ADMIN_POLICY], policy=policy) == "Allow"
     stranger = "arn:aws:iam::210987654321:role/other"

@@ -5,9 +5,9 @@ diff shows what the program does, not a second implementation of it. Resources a
 URN and classified as created, updated, replaced or deleted using the provider's replacement
 rules (ses_mail.review.changes.REPLACE_ON); destructive changes are listed first.
 
-    python -m ses_mail.cli.diff --base origin/main                  # roster at a git revision
-    python -m ses_mail.cli.diff --base-roster old.yaml --roster new.yaml
-    python -m ses_mail.cli.diff --all-stacks --base origin/main --format markdown
+    ses-mail diff --base origin/main                  # roster and stack config at a git revision
+    ses-mail diff --base-roster old.yaml --roster new.yaml
+    ses-mail diff --all-stacks --base origin/main --format markdown
 
 Exit status: 0 no changes, 3 changes, 4 a roster (or the stack config) is invalid on either
 side, 2 usage error (bad option, unknown revision or stack), 1 internal error.
@@ -27,9 +27,9 @@ from ses_mail.roster.errors import RosterError
 from ses_mail.roster import parse_roster
 
 from ses_mail.cli.console import progress
-from ses_mail.project import Project, ProjectNotFound, config_from_texts, find_project, read_text
+from ses_mail.project import PULUMI_FILE, Project, ProjectNotFound, config_from_texts, find_project, read_text
 from ses_mail.review.changes import Resource, Secret, diff_stack, resources, scrub
-from ses_mail.review.render import Report, render_json, render_markdown, render_text
+from ses_mail.review.render import REMOVED_STACK, Report, render_json, render_markdown, render_text
 
 EXIT_NO_CHANGES = 0
 EXIT_INTERNAL = 1
@@ -86,6 +86,21 @@ def git_file(project: Project, rev: str, path: str) -> str | None:
     return shown.stdout if shown.returncode == 0 else None
 
 
+def project_prefix(project: Project) -> str:
+    """The project directory's path in its git repository, "" or ending in `/`."""
+    prefix = repo_relative(project, project.dir)
+    return "" if prefix == "." else prefix + "/"
+
+
+def stacks_at(project: Project, rev: str) -> list[str]:
+    """The stacks with a Pulumi.<stack>.yaml at `rev`."""
+    git_file(project, rev, PULUMI_FILE)  # checks the revision
+    listed = _git(project, "ls-tree", "--name-only", f"{rev}:{project_prefix(project)}")
+    names = listed.stdout.splitlines() if listed.returncode == 0 else []
+    return sorted(n[len("Pulumi."):-len(".yaml")] for n in names
+                  if n.startswith("Pulumi.") and n.endswith(".yaml") and n != PULUMI_FILE)
+
+
 def repo_relative(project: Project, path: Path) -> str:
     top = _git(project, "rev-parse", "--show-toplevel")
     if top.returncode != 0:
@@ -110,8 +125,7 @@ def base_side_from_file(project: Project, stack: str, roster: str) -> Side:
 def base_side_from_git(project: Project, rev: str, stack: str, roster: str | None) -> Side:
     """The stack config and roster exactly as they were at `rev`: the stack file, Pulumi.yaml and
     the roster that stack file named then, all read from git, never from the working tree."""
-    prefix = repo_relative(project, project.dir)
-    prefix = "" if prefix == "." else prefix + "/"
+    prefix = project_prefix(project)
     stack_text = git_file(project, rev, f"{prefix}Pulumi.{stack}.yaml")
     if stack_text is None:  # the stack is new in the head: nothing of it was deployed
         return Side(f"{rev}: no Pulumi.{stack}.yaml (new stack: nothing deployed)", None, {})
@@ -177,10 +191,17 @@ def diff_sides(project: Project, stack: str, base: Side, head: Side) -> Report:
     return report
 
 
+def removed_stack(rev: str, stack: str) -> Report:
+    """A stack whose file the head deletes: the offline diff plans nothing for it, and says so
+    rather than skip it (deleting the file destroys nothing; deploys of the stack just stop)."""
+    return Report(stack=stack, base=f"{rev}:Pulumi.{stack}.yaml", head=f"no Pulumi.{stack}.yaml (deleted)",
+                  removed=True)
+
+
 def exit_code(reports: list[Report]) -> int:
     if any(r.invalid for r in reports):
         return EXIT_INVALID
-    if any(r.diff is not None and r.diff.has_changes for r in reports):
+    if any(r.removed or (r.diff is not None and r.diff.has_changes) for r in reports):
         return EXIT_CHANGES
     return EXIT_NO_CHANGES
 
@@ -217,13 +238,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         project = find_project(args.project_dir)
         names = project.stacks() if args.all_stacks else (args.stack or ["dev"])
+        # Stacks whose file the head deletes: reported, never silently left out.
+        at_base = stacks_at(project, args.base) if args.base else []
+        if args.all_stacks:
+            names = sorted(set(names) | set(at_base))
         if not names:
             raise UsageError("no Pulumi.<stack>.yaml in the project")
         for name in names:
-            if not project.stack_file(name).exists():
+            if not project.stack_file(name).exists() and name not in at_base:
                 raise UsageError(f"no stack {name!r}: Pulumi.{name}.yaml does not exist")
         reports = []
         for name in progress(names, "stacks"):
+            if not project.stack_file(name).exists():
+                reports.append(removed_stack(args.base, name))
+                continue
             head = head_side(project, name, args.roster)
             base = (base_side_from_git(project, args.base, name, args.roster) if args.base
                     else base_side_from_file(project, name, args.base_roster))
@@ -236,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
 
     for report in reports:
+        if report.removed:
+            print(f"note: stack {report.stack}: {REMOVED_STACK}", file=sys.stderr)
         if report.invalid:
             print(f"error: stack {report.stack}: invalid {report.error_side} roster ({report.base if report.error_side == 'base' else report.head}):\n"
                   f"{report.error}", file=sys.stderr)

@@ -6,7 +6,7 @@ from typing import Optional
 import pulumi
 import pulumi_aws as aws
 
-from ses_mail.specs.dns_records import DKIM_TOKEN_COUNT, DnsRecord, dkim_records, route53_values, static_records
+from ses_mail.specs.dns_records import DKIM_RECORD_TYPE, DKIM_TOKEN_COUNT, dkim_records, route53_values, static_records
 from ses_mail.specs.naming import domain_resource
 from ses_mail.roster import Domain
 
@@ -43,13 +43,17 @@ class SendingDomain(pulumi.ComponentResource):
 
         tokens = self.identity.dkim_signing_attributes.apply(lambda attrs: list(attrs.tokens or []))
         dkim = tokens.apply(lambda t: dkim_records(domain, t, region))
-        # Selector slots 1..3 of SES's token list, not positions in the roster.
+        # Selector slots 1..3 of SES's token list, not positions in the roster. Only name and
+        # value wait for SES's tokens: type and TTL stay plain, so a preview shows them.
         for slot in range(DKIM_TOKEN_COUNT):
             spec = dkim.apply(lambda records, i=slot: records[i])
-            self._record(domain, f"dkim-{slot + 1}", zone_id, spec, child)
+            self._record(domain, f"dkim-{slot + 1}", zone_id, child, name=spec.apply(lambda r: r.name),
+                         type_=DKIM_RECORD_TYPE, values=spec.apply(route53_values))
 
+        # Known before anything exists: plain values, fully shown by `pulumi preview`.
         static = static_records(domain, region)
-        records = [self._record(domain, spec.purpose, zone_id, pulumi.Output.from_input(spec), child)
+        records = [self._record(domain, spec.purpose, zone_id, child, name=spec.name, type_=spec.type,
+                                values=route53_values(spec))
                    for spec in static]
 
         aws.sesv2.EmailIdentityMailFromAttributes(
@@ -66,14 +70,14 @@ class SendingDomain(pulumi.ComponentResource):
         self.register_outputs({"identity_arn": self.identity_arn, "dns_records": self.dns_records})
 
     @staticmethod
-    def _record(domain: Domain, purpose: str, zone_id: pulumi.Input[str],
-                spec: pulumi.Output[DnsRecord], opts: pulumi.ResourceOptions) -> aws.route53.Record:
+    def _record(domain: Domain, purpose: str, zone_id: pulumi.Input[str], opts: pulumi.ResourceOptions, *,
+                name: pulumi.Input[str], type_: str, values: pulumi.Input[list]) -> aws.route53.Record:
         return aws.route53.Record(
             domain_resource(domain.name, purpose),
             zone_id=zone_id,
-            name=spec.apply(lambda r: r.name),
-            type=spec.apply(lambda r: r.type),
+            name=name,
+            type=type_,
             ttl=domain.ttl,
-            records=spec.apply(route53_values),
+            records=values,
             opts=opts,
         )

@@ -48,6 +48,8 @@ REPLACE_ON: dict[str, frozenset[str]] = {
     "aws:secretsmanager/secretPolicy:SecretPolicy": frozenset({"secretArn", "region"}),
 }
 
+KEY_TYPE = "aws:iam/accessKey:AccessKey"
+
 #: Pseudo-property under which a changed `replacement_trigger` resource option is reported.
 TRIGGER = "(replacement trigger)"
 
@@ -222,6 +224,8 @@ class StackDiff:
     changes: list[Change]
     unchanged: int
     outputs_changed: list[str]
+    #: (person, what a key rotation does): which generation becomes current, which still works.
+    rotations: list[tuple[Group, str]] = field(default_factory=list)
 
     def count(self, op: str) -> int:
         return sum(1 for c in self.changes if c.op == op and c.custom)
@@ -420,11 +424,43 @@ def diff_outputs(base: Mapping[str, Any], head: Mapping[str, Any]) -> list[str]:
                   if _canonical(base.get(k, _ABSENT)) != _canonical(head.get(k, _ABSENT)))
 
 
+def key_generations(resources_: Sequence[Resource]) -> dict[Group, set[int]]:
+    """Each person's access key generations (an access key's replacement trigger)."""
+    by_urn = {r.key: r for r in resources_}
+    out: dict[Group, set[int]] = {}
+    for r in resources_:
+        if r.type == KEY_TYPE and isinstance(r.replacement_trigger, int):
+            out.setdefault(group_of(r, by_urn), set()).add(r.replacement_trigger)
+    return out
+
+
+def key_rotations(base: Sequence[Resource], head: Sequence[Resource]) -> list[tuple[Group, str]]:
+    """What changes in who holds which key generation, per person present on both sides."""
+    before, after = key_generations(base), key_generations(head)
+    out = []
+    for group in sorted(set(before) & set(after), key=_group_order):
+        old, new = before[group], after[group]
+        if old == new:
+            continue
+        current, was = max(new), max(old)
+        if current > was:
+            text = f"key generation {current} becomes current; "
+            text += (f"generation {current - 1} keeps working until previous_key is removed"
+                     if current - 1 in new else
+                     f"generation {was} stops working at this `pulumi up` (no previous_key)")
+        else:
+            gone = ", ".join(str(g) for g in sorted(old - new))
+            text = f"key generation {gone} retired (previous_key removed); generation {current} stays current"
+        out.append((group, text))
+    return out
+
+
 def diff_stack(base: Sequence[Resource], head: Sequence[Resource],
                base_outputs: Mapping[str, Any] | None = None,
                head_outputs: Mapping[str, Any] | None = None) -> StackDiff:
     changes, unchanged = diff_resources(base, head)
-    return StackDiff(changes, unchanged, diff_outputs(base_outputs or {}, head_outputs or {}))
+    return StackDiff(changes, unchanged, diff_outputs(base_outputs or {}, head_outputs or {}),
+                     key_rotations(base, head))
 
 
 _TYPE_ORDER = [

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import pulumi
+from pulumi.runtime.rpc import UNKNOWN
 
 ACCOUNT_ID = "123456789012"
 
@@ -52,21 +53,40 @@ class AwsMocks(pulumi.runtime.Mocks):
 
     `zones`: hosted zone names that exist; None means every zone asked for exists.
     `caller_arn`: who runs the program (getCallerIdentity); an STS assumed-role ARN is
-    resolved to its role by getSessionContext, as the provider does.
+    resolved to its role by getSessionContext, as the provider does, with the role's path
+    from `role_paths` (role name -> path; default `/`).
     """
 
     region: str = "us-east-1"
     zones: set[str] | None = None
-    caller_arn: str = f"arn:aws:iam::{ACCOUNT_ID}:user/fake"
+    # Offline runs emulate a deployer set up as the README says: under the default admin path.
+    caller_arn: str = f"arn:aws:iam::{ACCOUNT_ID}:user/ses-mail-admin/fake"
+    role_paths: dict[str, str] = field(default_factory=dict)
     registrations: list[Registration] = field(default_factory=list)
     calls: list[tuple[str, dict]] = field(default_factory=list)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        if pulumi.runtime.is_dry_run():
+            return self._planned(args)
         handler: Callable[[str, dict, AwsMocks], tuple[str, dict]] = _HANDLERS.get(args.typ, _default)
         rid, extra = handler(args.name, args.inputs, self)
         outputs = {**args.inputs, **extra}
         self.registrations.append(Registration(args.typ, args.name, dict(args.inputs), outputs, rid))
         return rid, outputs
+
+    def _planned(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        """A create as `pulumi preview` plans it: the inputs, and every property AWS computes
+        unknown (the id too: an empty id reads as unknown in a dry run)."""
+        outputs = dict(args.inputs)
+        for key, value in COMPUTED.get(args.typ, {}).items():
+            if isinstance(value, tuple):  # an input object with computed members
+                given = outputs.get(key)
+                outputs[key] = {**(given if isinstance(given, dict) else {}),
+                                **{member: UNKNOWN for member in value}}
+            else:
+                outputs[key] = UNKNOWN
+        self.registrations.append(Registration(args.typ, args.name, dict(args.inputs), outputs, ""))
+        return "", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict | tuple[dict, list[tuple[str, str]]]:
         self.calls.append((args.token, dict(args.args)))
@@ -82,7 +102,7 @@ class AwsMocks(pulumi.runtime.Mocks):
             return {"accountId": self.caller_arn.split(":")[4], "arn": self.caller_arn, "userId": "AIDAFAKE",
                     "id": self.caller_arn.split(":")[4]}
         if args.token == "aws:iam/getSessionContext:getSessionContext":
-            return session_context(args.args["arn"])
+            return session_context(args.args["arn"], self.role_paths)
         raise NotImplementedError(f"the offline AWS emulation has no invoke {args.token}")
 
 
@@ -151,13 +171,13 @@ def _access_key(name: str, inputs: dict, mocks: AwsMocks) -> tuple[str, dict]:
     return fake_access_key_id(name), out
 
 
-def session_context(arn: str) -> dict[str, str]:
-    """getSessionContext: an assumed-role session's issuer is its role (the path is unknown
-    from the session ARN alone; the real data source looks it up, here roles have none)."""
+def session_context(arn: str, role_paths: dict[str, str] | None = None) -> dict[str, str]:
+    """getSessionContext: an assumed-role session's issuer is its role, with the role's path
+    (not in the session ARN: the real data source looks the role up; here `role_paths`)."""
     parts = arn.split(":", 5)
     if len(parts) == 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
         _, role, session = parts[5].split("/", 2)
-        issuer = f"arn:{parts[1]}:iam::{parts[4]}:role/{role}"
+        issuer = f"arn:{parts[1]}:iam::{parts[4]}:role{(role_paths or {}).get(role, '/')}{role}"
         return {"arn": arn, "id": arn, "issuerArn": issuer, "issuerId": "AROAFAKE", "issuerName": role,
                 "sessionName": session}
     return {"arn": arn, "id": arn, "issuerArn": arn, "issuerId": "", "issuerName": "", "sessionName": ""}
@@ -186,6 +206,23 @@ def _secret_version(name: str, inputs: dict, mocks: AwsMocks) -> tuple[str, dict
 def _secret_policy(name: str, inputs: dict, mocks: AwsMocks) -> tuple[str, dict]:
     return inputs["secretArn"], {"region": inputs.get("region") or mocks.region}
 
+
+#: What AWS computes, per type: unknown in a preview of a create. A tuple lists the computed
+#: members of an input object. Invokes (zones, caller) run in previews too, so they stay known.
+COMPUTED: dict[str, dict[str, Any]] = {
+    "aws:sesv2/emailIdentity:EmailIdentity": {
+        "arn": None, "identityType": None, "verifiedForSendingStatus": None,
+        "dkimSigningAttributes": ("tokens", "status", "currentSigningKeyLength", "signingAttributesOrigin"),
+    },
+    "aws:route53/record:Record": {"fqdn": None},
+    "aws:iam/user:User": {"arn": None, "uniqueId": None, "tagsAll": None},
+    "aws:iam/accessKey:AccessKey": {
+        "secret": None, "sesSmtpPasswordV4": None, "encryptedSecret": None,
+        "encryptedSesSmtpPasswordV4": None, "keyFingerprint": None, "createDate": None,
+    },
+    "aws:secretsmanager/secret:Secret": {"arn": None, "tagsAll": None},
+    "aws:secretsmanager/secretVersion:SecretVersion": {"arn": None, "versionId": None, "versionStages": None},
+}
 
 _HANDLERS = {
     "aws:sesv2/emailIdentity:EmailIdentity": _email_identity,

@@ -26,6 +26,7 @@ from pulumi.runtime.mocks import MockMonitor
 import ses_mail.program as program_module
 from ses_mail.project import NAMESPACE, Project, find_project
 from ses_mail.review.emulation import AwsMocks, Registration
+from ses_mail.stack_config import parse_list
 
 
 
@@ -170,6 +171,11 @@ def run_program(*, project: Project | None = None, stack: str = "dev", roster: s
 
     if mocks is None:
         mocks = AwsMocks(region=cfg.get("aws:region") or ses_region, zones=zones)
+        # A stack that names its secret admins is deployed by one of them (the program refuses
+        # any other deployer): emulate the first, so offline runs plan what a deploy would.
+        admins = parse_list(cfg.get(f"{NAMESPACE}:secretAdmins"))
+        if admins:
+            mocks.caller_arn = admins[0]
     monitor = install_mocks(cfg, stack, mocks, preview=preview)
 
     exported: dict[str, Any] = {}

@@ -17,6 +17,8 @@ MARKER = "<!-- ses-mail:offline-plan-diff -->"
 #: GitHub refuses comments longer than 65,536 characters; leave room for the footer.
 MARKDOWN_LIMIT = 60_000
 JSON_FORMAT_VERSION = 1
+REMOVED_STACK = ("its stack file is deleted in the head, so nothing is planned for it and nothing is destroyed: "
+                 "its resources stay in AWS, no longer deployed, until `pulumi destroy` is run for the stack")
 
 _SYMBOL = {CREATE: "+", DELETE: "-", UPDATE: "~", REPLACE: "-/+"}
 _VERB = {CREATE: "create", DELETE: "delete", UPDATE: "update", REPLACE: "replace"}
@@ -34,6 +36,7 @@ class Report:
     diff: StackDiff | None = None
     error: str = ""          # set when a side is invalid: the clean message
     error_side: str = ""     # "base" or "head"
+    removed: bool = False    # the head deletes the stack's file: nothing is planned (REMOVED_STACK)
 
     @property
     def invalid(self) -> bool:
@@ -158,6 +161,10 @@ def replace_reason_text(change: Change) -> str:
     return text
 
 
+def rotation_lines(diff: StackDiff) -> list[str]:
+    return [f"{group.label}: {text}" for group, text in diff.rotations]
+
+
 def attention_lines(diff: StackDiff) -> list[str]:
     return [f"{c.group.label}: {c.short_type} {c.name}: {c.attention}" for c in diff.attention]
 
@@ -192,6 +199,9 @@ def render_text(reports: Iterable[Report], color: bool = False) -> str:
         out.append(paint("bold", f"Plan diff for stack '{report.stack}'"))
         out.append(f"  base: {report.base}")
         out.append(f"  head: {report.head}")
+        if report.removed:
+            out += [paint("bad", f"  STACK FILE DELETED: {REMOVED_STACK}."), ""]
+            continue
         if report.invalid:
             out.append(paint("bad", f"  invalid {report.error_side} roster:"))
             out += ["    " + line for line in report.error.splitlines()]
@@ -214,6 +224,10 @@ def render_text(reports: Iterable[Report], color: bool = False) -> str:
         if diff.attention:
             out.append(paint(UPDATE, "ATTENTION:"))
             out += [paint(UPDATE, f"  ! {line}") for line in attention_lines(diff)]
+            out.append("")
+        if diff.rotations:
+            out.append("Key rotations:")
+            out += [f"  * {line}" for line in rotation_lines(diff)]
             out.append("")
         out.append(f"Summary: {summary_counts(diff)}.")
         for type_ in diff.unknown_types:
@@ -280,12 +294,14 @@ def render_markdown(reports: list[Report], limit: int = MARKDOWN_LIMIT) -> str:
             cut += "\n```"
         cut += "\n</details>" * (cut.count("<details") - cut.count("</details>"))
         text = (cut + "\n\n**The diff is too long for one comment and was cut here.** "
-                "Run `python -m ses_mail.cli.diff` locally, or read the workflow run's summary, for all of it.\n")
+                "Run `venv/bin/ses-mail diff` locally, or read the workflow run's summary, for all of it.\n")
     return text
 
 
 def _markdown_report(report: Report, many_groups: bool) -> list[str]:
     out = [f"### Stack `{report.stack}`", "", f"base `{report.base}` → head `{report.head}`", ""]
+    if report.removed:
+        return out + ["> [!WARNING]", f"> **Stack file deleted**: {REMOVED_STACK}.", ""]
     if report.invalid:
         out += ["> [!WARNING]", f"> **The {report.error_side} roster is invalid**; nothing was planned.", "",
                 "```", *report.error.replace("```", "'''").splitlines(), "```", ""]
@@ -303,6 +319,10 @@ def _markdown_report(report: Report, many_groups: bool) -> list[str]:
     if diff.attention:
         out += ["> [!WARNING]", "> **Sending stops for**"]
         out += [f"> - {_md_inline(line)}" for line in attention_lines(diff)]
+        out.append("")
+    if diff.rotations:
+        out += ["> [!NOTE]", "> **Key rotations**"]
+        out += [f"> - {_md_inline(line)}" for line in rotation_lines(diff)]
         out.append("")
     for type_ in diff.unknown_types:
         out += [f"> [!NOTE]", f"> No replacement rules for `{type_}`: `pulumi preview` decides whether its "
@@ -357,6 +377,10 @@ def render_json(reports: list[Report]) -> str:
 
 def _json_report(report: Report) -> dict[str, Any]:
     out: dict[str, Any] = {"stack": report.stack, "base": report.base, "head": report.head}
+    if report.removed:
+        out["status"] = "stack-removed"
+        out["message"] = REMOVED_STACK
+        return out
     if report.invalid:
         out["status"] = "invalid"
         out["error"] = {"side": report.error_side, "message": report.error}
@@ -370,6 +394,7 @@ def _json_report(report: Report) -> dict[str, Any]:
                            "replace_reasons": c.replace_reasons} for c in diff.destructive]
     out["attention"] = [{"group": _group(c.group), "type": c.type, "name": c.name, "message": c.attention}
                         for c in diff.attention]
+    out["key_rotations"] = [{"group": _group(g), "message": text} for g, text in diff.rotations]
     out["changes"] = [_json_change(c) for _, cs in diff.groups() for c in cs]
     out["outputs_changed"] = diff.outputs_changed
     out["unknown_replacement_rules"] = diff.unknown_types

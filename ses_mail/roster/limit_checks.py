@@ -13,10 +13,10 @@ What is known only at deploy time is stood in for, and the stand-in is documente
   (the program; `ses-mail validate --region`), partition and region are exact, so the length is
   exact. With the region unknown, the policy is measured with the shortest ARN any region gives
   (over the limit even then: an error) and with the longest (over or near the limit: a warning).
-- **The stack admins** in a secret's resource policy (`ses-mail:secretAdmins`, else the role that
-  runs `pulumi up`, known only from AWS at deploy time). Given: exact. Unknown: measured without
-  them (over: an error) and with one admin ARN of the greatest length IAM allows, a role with a
-  512-character path and a 64-character name in the longest partition (over or near: a warning).
+- **The stack admins** in a secret's resource policy: `ses-mail:secretAdmins` when configured
+  (exact), else the default patterns for roles and users under `/ses-mail-admin/` in the stack's
+  account, which differ between accounts only in the 12-digit account id: measured with the
+  longest partition, so exact up to a few characters and never under.
 - **Easy DKIM tokens**, issued by SES when the identity is created: 32 characters.
 - **What the account already holds** (IAM users, SES identities in the region, records in a
   zone): the roster's own count over the limit is an error (or, for a quota AWS raises on
@@ -33,7 +33,7 @@ from ses_mail.roster.paths import Path_, field_name
 from ses_mail.roster.settings import Settings
 from ses_mail.specs import limits as L
 from ses_mail.specs.dns_records import DKIM_TOKEN_LENGTH, dmarc_record, txt_strings
-from ses_mail.specs.iam_policy import secret_read_policy, send_as_policy
+from ses_mail.specs.iam_policy import default_secret_admins, secret_read_policy, send_as_policy
 from ses_mail.specs.naming import (SEND_POLICY_NAME, iam_user_name, secret_description, secret_name, secret_tags,
                                    user_tags)
 from ses_mail.specs.smtp_password import secret_value
@@ -55,9 +55,6 @@ _PARTITIONS = (("us-gov-", "aws-us-gov"), ("cn-", "aws-cn"), ("us-isob-", "aws-i
 #: (ap-southeast-5, us-isob-east-1, eusc-de-east-1), one more for headroom.
 SHORTEST_PLACE = ("aws", "us-east-1")
 LONGEST_PLACE = ("aws-us-gov", "x" * 15)
-#: The longest ARN an admin can have: a role with a 512-character path and a 64-character name.
-LONGEST_ADMIN_ARN = (f"arn:{LONGEST_PLACE[0]}:iam::{PLACEHOLDER_ACCOUNT}:role"
-                     f"/{'p' * (L.IAM_PATH.maximum - 2)}/{'r' * L.IAM_USER_NAME.maximum}")
 #: Placeholders of the greatest length for the values the secret holds (an access key id is at
 #: most 128 characters, botocore iam accessKeyIdType; an SMTP password is 44).
 _LONGEST_KEY_ID, _LONGEST_PASSWORD = "A" * 128, "p" * 44
@@ -261,20 +258,11 @@ def _check_secret(i: int, person: Person, settings: Settings, deployment: Deploy
         at(where, address, f"makes its secret name {secret_name(address)!r}, which Secrets Manager refuses")
 
     limit = L.SECRET_RESOURCE_POLICY
-    known = deployment.admins is not None
-    low = L.iam_policy_length(secret_read_policy(settings.secret_readers, deployment.admins or ()))
-    what = "has a secret resource policy that"
-    over = limit.check(low)
+    # Without ses-mail:secretAdmins the admins are the /ses-mail-admin/ patterns of the stack's
+    # account (ses_mail.specs.iam_policy.default_secret_admins): the same length in every account.
+    admins = deployment.admins if deployment.admins is not None else default_secret_admins("0" * 12, "aws-us-gov")
+    measured = L.iam_policy_length(secret_read_policy(settings.secret_readers, admins))
+    over = limit.check(measured)
     if over:
-        admins = "with the stack's secret admins" if known else "even before the stack's admin is added"
-        at(where, address, f"{what} {over} ({admins}), for {readers}: list fewer readers, "
-                           "or give them a role they share")
-        return
-    if known:
-        return
-    high = L.iam_policy_length(secret_read_policy(settings.secret_readers, (LONGEST_ADMIN_ARN,)))
-    if limit.check(high) or limit.near(high, NEAR):
-        at(where, address, f"{what} is {low:,} {limit.unit} for {readers}, and up to {high:,} with the stack's "
-                           f"admin (ses-mail:secretAdmins, else the role running `pulumi up`, known only then), "
-                           f"against the limit of {limit.maximum:,} {limit.unit} for {limit.name} ({limit.source})",
-           warnings)
+        at(where, address, f"has a secret resource policy that {over} (with the stack's secret admins), "
+                           f"for {readers}: list fewer readers, or give them a role they share")

@@ -19,6 +19,7 @@ DKIM_TOKEN_COUNT = 3  # SES Easy DKIM always publishes three selectors
 #: `<token>._domainkey.<domain>` with 32-character tokens); names are measured with it before
 #: SES has issued the real tokens.
 DKIM_TOKEN_LENGTH = 32
+DKIM_RECORD_TYPE = "CNAME"
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def dkim_records(domain: Domain, tokens: Sequence[str], region: str) -> list[Dns
         raise ValueError(f"SES returned {len(tokens)} DKIM tokens for {domain.name}, expected {DKIM_TOKEN_COUNT}")
     target = dkim_domain(region)
     return [
-        DnsRecord(f"{token}._domainkey.{domain.name}", "CNAME", domain.ttl,
+        DnsRecord(f"{token}._domainkey.{domain.name}", DKIM_RECORD_TYPE, domain.ttl,
                   f"{token}.{target}", f"dkim-{i + 1}")
         for i, token in enumerate(tokens)
     ]

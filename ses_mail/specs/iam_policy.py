@@ -7,6 +7,7 @@ From display name in `ses:FromDisplayName`, every To/Cc/Bcc address in `ses:Reci
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Iterable, Sequence
 
 SEND_ACTION = "ses:SendRawEmail"
@@ -15,6 +16,28 @@ POLICY_VERSION = "2012-10-17"
 #: What a Secrets Manager reader needs: the value, and the metadata to find its current version.
 SECRET_READ_ACTIONS = ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret")
 SECRET_VALUE_ACTION = "secretsmanager:GetSecretValue"
+
+#: IAM path of the roles and users that administer the secrets when `ses-mail:secretAdmins` is
+#: unset. A path is part of the principal's ARN (aws:PrincipalArn) and is fixed when the role or
+#: user is created, so neither a session nor a tag can claim it.
+SECRET_ADMIN_PATH = "/ses-mail-admin/"
+
+
+def default_secret_admins(account_id: str, partition: str = "aws") -> tuple[str, str]:
+    """Every role and user under SECRET_ADMIN_PATH in the account: the same for every principal
+    that runs the program there, so a preview role and the deploy role plan the same policy."""
+    return (f"arn:{partition}:iam::{account_id}:role{SECRET_ADMIN_PATH}*",
+            f"arn:{partition}:iam::{account_id}:user{SECRET_ADMIN_PATH}*")
+
+
+def arn_matches(pattern: str, arn: str) -> bool:
+    """IAM's ARN matching (ArnLike): each of the six `:` components compared on its own,
+    case-sensitively, with `*` and `?` as the only wildcards."""
+    pattern_parts, arn_parts = pattern.split(":", 5), arn.split(":", 5)
+    if len(pattern_parts) != 6 or len(arn_parts) != 6:
+        return False
+    return all(re.fullmatch("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in p), a, re.S)
+               for p, a in zip(pattern_parts, arn_parts))
 
 
 def identity_arn(region: str, account_id: str, identity: str) -> str:
@@ -69,7 +92,8 @@ def secret_read_policy(readers: Iterable[str], admins: Iterable[str] = ()) -> di
     otherwise read it too. `admins`, the principals that run `pulumi up`, stay exempt from the
     Deny, because the provider reads the secret value back after writing it; they still need
     their own identity permission, and they hold the value in the stack state anyway.
-    aws:PrincipalArn is a role's ARN (not the session's) or a user's ARN.
+    aws:PrincipalArn is a role's ARN with its path (not the session's) or a user's ARN; an
+    admin may be a pattern (`default_secret_admins`), hence ArnNotLike.
     """
     readers = sorted(set(readers))
     if not readers:
@@ -91,7 +115,7 @@ def secret_read_policy(readers: Iterable[str], admins: Iterable[str] = ()) -> di
                 "Principal": "*",
                 "Action": SECRET_VALUE_ACTION,
                 "Resource": "*",
-                "Condition": {"ArnNotEquals": {"aws:PrincipalArn": exempt}},
+                "Condition": {"ArnNotLike": {"aws:PrincipalArn": exempt}},
             },
         ],
     }
