@@ -65,9 +65,11 @@ class RecordingMonitor(MockMonitor):
         self.on_register = on_register
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
-        # As the engine: resources at the stack root are not qualified by the stack's type.
+        # As the engine: a type is qualified by its parent's whole qualified type (the SDK's
+        # mock keeps only the parent's last type), and resources at the stack root not at all
+        # (the mock qualifies them by the stack's type).
         if parent and not parent.split("::")[2].endswith("pulumi:pulumi:Stack"):
-            type_ = parent.split("::")[2].split("$")[-1] + "$" + type_
+            type_ = parent.split("::")[2] + "$" + type_
         return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
 
     def RegisterResource(self, request):  # noqa: N802 - the gRPC method name
