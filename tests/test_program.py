@@ -279,3 +279,18 @@ def test_unusual_addresses_get_valid_iam_names_and_tag_values(run):
     # The policy still names the exact address, which is what SES compares.
     assert {p["Statement"][0]["Condition"]["StringEqualsIgnoreCase"]["ses:FromAddress"] for p in policies} == {
         "o'brien@test1.com", "a#b~c@test1.com"}
+
+
+def test_a_domain_with_external_dns_gets_no_zone_lookup_and_no_records(run):
+    mocks = AwsMocks(region="eu-west-1", zones={"test1.com"})  # test2.com has no hosted zone here
+    result = run(TWO_DOMAINS.replace("    zone: test2.com\n", "    dns: external\n"), mocks=mocks)
+    lookups = [args["name"] for token, args in mocks.calls if token == "aws:route53/getZone:getZone"]
+    assert lookups == ["test1.com"]
+    records = {r.name for r in result.of_type("aws:route53/record:Record")}
+    assert records and not any(name.startswith("test2.com") for name in records)
+    assert result.named("test2.com-identity") and result.named("test2.com-mail-from")
+    assert not any("route53" in d for d in result.options_of(result.named("test2.com-mail-from")).dependencies)
+    # Its records are still listed, for whoever publishes them.
+    names = {(r["name"], r["type"]) for r in result.outputs["dns_records"]}
+    assert {("bounce.test2.com", "MX"), ("bounce.test2.com", "TXT")} <= names
+    assert sum(1 for name, rtype in names if name.endswith("._domainkey.test2.com") and rtype == "CNAME") == 3
