@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import sys
-from typing import Iterable, Iterator, TypeVar
+from contextlib import contextmanager
+from typing import Callable, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
 
@@ -29,6 +30,25 @@ def status(message: str):
         from contextlib import nullcontext
         return nullcontext()
     return _stderr_console().status(message)
+
+
+@contextmanager
+def counting(message: str, noun: str = "resources registered") -> Iterator[Callable[[int], None]]:
+    """A live count for a long run: yields `tick(n)`, which shows `message: n <noun>` on stderr
+    when it is a terminal (a no-op otherwise, so pipes, CI logs and tests see nothing)."""
+    if not interactive():
+        yield lambda count: None
+        return
+    with _stderr_console().status(f"{message}") as shown:
+        last = [0]
+
+        def tick(count: int) -> None:
+            # Called from the SDK's worker threads; rich's status is redrawn by its own thread.
+            if count - last[0] >= 10 or count < 10:
+                last[0] = count
+                shown.update(f"{message}: {count} {noun}")
+
+        yield tick
 
 
 def _stderr_console():

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 import pulumi
 
-from ses_mail.cli.console import status
+from ses_mail.cli.console import counting
 from ses_mail.project import ProjectNotFound, find_project
 from ses_mail.review.changes import COMPONENT_KINDS, ROSTER_COMPONENTS, Group, Resource, group_of, resources, short_type
 from ses_mail.review.engine import ProgramRun, run_program
@@ -118,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         if not project.stack_file(args.stack).exists():
             print(f"error: no stack {args.stack!r}: {project.stack_file(args.stack)} does not exist", file=sys.stderr)
             return 2
-        with status(f"running the program for stack {args.stack} under the mock engine"):
-            run = run_program(project=project, stack=args.stack, roster=args.roster)
+        with counting(f"stack {args.stack} under the mock engine") as tick:
+            run = run_program(project=project, stack=args.stack, roster=args.roster, on_register=tick)
     except ProjectNotFound as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
