@@ -24,14 +24,6 @@ def progress(items: Iterable[T], what: str) -> Iterator[T]:
     yield from track(items, description=what, console=_stderr_console(), transient=True)
 
 
-def status(message: str):
-    """A spinner with `message` on stderr while a long step runs, when stderr is a terminal."""
-    if not interactive():
-        from contextlib import nullcontext
-        return nullcontext()
-    return _stderr_console().status(message)
-
-
 @contextmanager
 def counting(message: str, noun: str = "resources registered") -> Iterator[Callable[[int], None]]:
     """A live count for a long run: yields `tick(n)`, which shows `message: n <noun>` on stderr
