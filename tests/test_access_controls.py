@@ -10,7 +10,7 @@ import pytest
 from ses_mail.roster.errors import RosterError
 from ses_mail.specs.iam_policy import SEND_ACTION, send_as_policy
 from ses_mail.roster import Defaults, Person, parse_roster, resolve
-from tests.credential_helpers import IDENTITY, POLICY, USER, roster
+from tests.credential_helpers import IDENTITY, POLICY, roster
 from tests.iam_eval import Request, allows
 
 TARO = "taro@test1.com"

@@ -91,7 +91,8 @@ def test_every_credential_carrier_is_covered(graph):
     carriers = {KEY, SECRET_VERSION}
     types = {type_ for (type_, _) in graph.options}
     assert types - carriers <= {
-        "pulumi:pulumi:Stack", "pulumi:providers:aws", "ses-mail:index:SendingDomain", "ses-mail:index:SmtpSender",
+        "pulumi:pulumi:Stack", "pulumi:providers:aws", "ses-mail:index:SesMail", "ses-mail:index:SendingDomain",
+        "ses-mail:index:SmtpSender",
         "aws:sesv2/emailIdentity:EmailIdentity", "aws:sesv2/emailIdentityMailFromAttributes:EmailIdentityMailFromAttributes",
         "aws:route53/record:Record", "aws:iam/user:User", POLICY, "aws:secretsmanager/secret:Secret", SECRET_POLICY,
     }, types

@@ -84,7 +84,7 @@ def test_pgp_refuses_an_ses_region_other_than_the_providers(write_roster):
                     config={"ses-mail:region": "eu-west-1"}, mocks=mocks)
     message = str(caught.value)
     assert "delivery pgp (taro@test1.com)" in message and "aws:region (us-east-1)" in message
-    assert "ses-mail:region eu-west-1" in message
+    assert "SES sends from region eu-west-1 (argument `region`; stack config ses-mail:region)" in message
     assert mocks.registrations == []
     # The same regions without PGP are fine: the program derives the password itself.
     run_program(roster=write_roster(roster(TARO)), region="us-east-1", config={"ses-mail:region": "eu-west-1"})

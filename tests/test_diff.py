@@ -19,8 +19,8 @@ import yaml
 from ses_mail.specs.smtp_password import smtp_password
 from ses_mail.cli import diff as plandiff
 from ses_mail.review.emulation import fake_access_key_id, fake_secret_key
-from ses_mail.review.changes import (CREATE, DELETE, REPLACE, REPLACE_ON, UPDATE, Group, Resource, Secret, diff_stack,
-                             resources, scrub)
+from ses_mail.review.changes import (CREATE, DELETE, REPLACE, REPLACE_ON, UPDATE, AliasSpec, Group, Resource, Secret,
+                                     alias_urns, diff_stack, engine_urn, resources, scrub)
 from ses_mail.review.render import MARKER, Report, render_json, render_markdown, render_text
 from ses_mail.project import Project
 from tests.conftest import EXAMPLE_ROSTER, PROJECT_DIR
@@ -128,6 +128,52 @@ def test_an_aliased_resource_is_renamed_not_recreated():
     new = Resource(USER, "new-user", {"name": "u"}, urn=urn(USER, "new-user"), parent=STACK_URN, aliases=(old.urn,))
     diff = diff_stack([old], [new])
     assert [(c.op, c.renamed_from) for c in diff.changes] == [(UPDATE, "old-user")]
+
+
+ROSTER_COMPONENT = "ses-mail:index:SesMail"
+
+
+def test_alias_specs_resolve_as_the_engine_resolves_them():
+    mail = res(ROSTER_COMPONENT, "mail", {})
+    sender = Resource(SENDER, "taro@example.com", {}, urn=urn(SENDER, "taro@example.com", ROSTER_COMPONENT),
+                      parent=mail.urn, aliases=(AliasSpec(no_parent=True),))
+    key_urn = urn(KEY, "taro@example.com-key", f"{ROSTER_COMPONENT}${SENDER}")
+    key = Resource(KEY, "taro@example.com-key", {}, urn=key_urn, parent=sender.urn)
+    renamed = Resource(KEY, "k2", {}, urn=urn(KEY, "k2", f"{ROSTER_COMPONENT}${SENDER}"), parent=sender.urn,
+                       aliases=(AliasSpec(name="k1"),))
+    by = {r.urn: r for r in (mail, sender, key, renamed)}
+    assert alias_urns(sender, by) == (urn(SENDER, "taro@example.com"),)
+    # A child inherits its parent's aliases (N own + M parent aliases x (1 + N)).
+    assert alias_urns(key, by) == (urn(KEY, "taro@example.com-key", SENDER),)
+    assert alias_urns(renamed, by) == (urn(KEY, "k1", f"{ROSTER_COMPONENT}${SENDER}"), urn(KEY, "k2", SENDER),
+                                       urn(KEY, "k1", SENDER))
+    # A child named after its parent follows the parent's old name.
+    moved = Resource(SENDER, "new@example.com", {}, urn=urn(SENDER, "new@example.com"), parent=STACK_URN,
+                     aliases=(AliasSpec(name="old@example.com"),))
+    child = Resource(KEY, "new@example.com-key", {}, urn=urn(KEY, "new@example.com-key", SENDER), parent=moved.urn)
+    assert alias_urns(child, {r.urn: r for r in (moved, child)}) == (urn(KEY, "old@example.com-key", SENDER),)
+
+
+def test_a_resource_moved_under_a_component_by_an_alias_is_unchanged():
+    old_sender = res(SENDER, "taro@example.com", {})
+    old_key = res(KEY, "taro@example.com-key", {"user": "u"}, (SENDER, "taro@example.com"))
+    mail = res(ROSTER_COMPONENT, "mail", {})
+    sender = Resource(SENDER, "taro@example.com", {}, urn=urn(SENDER, "taro@example.com", ROSTER_COMPONENT),
+                      parent=mail.urn, aliases=(AliasSpec(no_parent=True),))
+    key = Resource(KEY, "taro@example.com-key", {"user": "u"},
+                   urn=urn(KEY, "taro@example.com-key", f"{ROSTER_COMPONENT}${SENDER}"), parent=sender.urn)
+    diff = diff_stack([old_sender, old_key], [mail, sender, key])
+    assert [(c.op, c.type) for c in diff.changes] == [(CREATE, ROSTER_COMPONENT)] and diff.unchanged == 1
+    # Without the alias: the person's resources are deleted and created again.
+    bare = Resource(SENDER, sender.name, {}, urn=sender.urn, parent=mail.urn)
+    diff = diff_stack([old_sender, old_key], [mail, bare, key])
+    assert diff.count(DELETE) == diff.count(CREATE) == 1
+
+
+def test_urns_recorded_by_the_sdk_mock_read_as_engine_urns():
+    assert engine_urn("urn:pulumi:dev::p::pulumi:pulumi:Stack$ses-mail:index:SmtpSender::a@b.c") == \
+        "urn:pulumi:dev::p::ses-mail:index:SmtpSender::a@b.c"
+    assert engine_urn(urn(KEY, "k", SENDER)) == urn(KEY, "k", SENDER)
 
 
 def test_children_are_grouped_under_their_component_by_parent_or_by_name():

@@ -6,7 +6,7 @@ import itertools
 import pulumi
 import pytest
 
-from ses_mail import program
+from ses_mail.components import ses_mail as component
 from ses_mail.roster.errors import RosterError
 from ses_mail.specs.key_slots import MAX_KEYS_PER_USER, key_resource, key_slots, slot_of
 from ses_mail.roster import parse_roster
@@ -190,7 +190,7 @@ def test_a_bad_rotation_registers_nothing(write_roster):
 
 
 def test_generations_past_two_need_an_engine_with_replacement_triggers(run, monkeypatch):
-    monkeypatch.setattr(program, "monitor_supports_feature", lambda feature: False)
+    monkeypatch.setattr(component, "monitor_supports_feature", lambda feature: False)
     run(roster(TARO + "    key: 2\n    previous_key: 1\n"))  # slots' first generations: no trigger needed
     with pytest.raises(pulumi.RunError, match="taro@test1.com.*upgrade the Pulumi CLI"):
         run(roster(TARO + "    key: 3\n"))

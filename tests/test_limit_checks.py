@@ -425,7 +425,7 @@ def test_validate_prints_warnings_without_failing_and_measures_for_the_region(tm
 
 
 def test_the_program_logs_each_warning_through_pulumi(monkeypatch, tmp_path):
-    import ses_mail.program as program
+    import ses_mail.components.ses_mail as program
     from ses_mail.roster import Loaded, Problem
     from ses_mail.roster.errors import NO_VALUE
     warning = Problem("r.yaml", 3, "people", NO_VALUE, "need one IAM user each: 4,500 of the 5,000 ...")

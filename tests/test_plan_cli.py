@@ -24,8 +24,10 @@ def test_plan_shows_every_resource_and_record_for_the_dev_stack():
                  "taro@example.com-user", "taro@example.com-send-policy", "taro@example.com-key"]:
         assert name in out
     token = fake_dkim_tokens("example.com")[0]
-    assert f"{token}._domainkey.example.com  CNAME  600  {token}.dkim.amazonses.com" in out
-    assert "mail.example.com                                         MX     600  10 feedback-smtp.ap-northeast-1.amazonses.com" in out
+    assert f"{token}._domainkey.example.com  CNAME  600  route53       {token}.dkim.amazonses.com" in out
+    assert ("mail.example.com                                         MX     600  route53       "
+            "10 feedback-smtp.ap-northeast-1.amazonses.com") in out
+    assert out.index("+ SesMail ses-mail") < out.index("+ SendingDomain example.com")
     assert "exported as a Pulumi secret" in out
     assert fake_secret_key("taro@example.com-key") not in out + done.stderr
 
@@ -64,3 +66,16 @@ people:
     for key in ["taro@example.com-key", "taro@example.com-key-b", "relay@example.com-key"]:
         assert fake_secret_key(key) not in done.stdout
         assert smtp_password(fake_secret_key(key), "ap-northeast-1") not in done.stdout
+
+
+def test_plan_lists_the_records_of_a_domain_whose_dns_is_kept_elsewhere(tmp_path):
+    roster = tmp_path / "roster.yaml"
+    roster.write_text("domains:\n  - name: example.com\n  - name: example.net\n    dns: external\n"
+                      "people:\n  - email: taro@example.net\n")
+    done = plan("--roster", str(roster))
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines() if line.startswith(("mail.example", "_dmarc.example"))]
+    published = {(row[0], row[1]): row[3] for row in rows}
+    assert published[("mail.example.net", "MX")] == published[("_dmarc.example.net", "TXT")] == "external"
+    assert published[("mail.example.com", "MX")] == "route53"
+    assert "example.net-mail-from-mx" not in done.stdout and "example.net-identity" in done.stdout

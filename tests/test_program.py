@@ -140,6 +140,7 @@ def test_secrets_are_secret_and_nowhere_in_plain_text(run, capsys):
 
 def test_password_output_is_a_pulumi_secret_inside_the_component():
     """The component's own password Output is secret, not only the stack output."""
+    from ses_mail.components.outputs import gather
     from ses_mail.components.smtp_sender import SmtpSender
     from ses_mail.roster import Person
 
@@ -149,11 +150,15 @@ def test_password_output_is_a_pulumi_secret_inside_the_component():
     def check():
         sender = SmtpSender(Person(email="taro@test1.com"), region="eu-west-1",
                             identity_arn="arn:aws:ses:eu-west-1:123456789012:identity/test1.com")
+        credential = gather(sender.credential_tree, secret=True)
+
+        async def secrecy():
+            return await sender.password.is_secret(), await credential.is_secret()
 
         def record(args):
-            password, password_secret, credential_secret = args
+            password, (password_secret, credential_secret) = args
             seen.update(password=password, password_secret=password_secret, credential_secret=credential_secret)
-        return pulumi.Output.all(sender.password, sender.password.is_secret(), sender.credential.is_secret()).apply(record)
+        return pulumi.Output.all(sender.password, pulumi.Output.from_input(secrecy())).apply(record)
 
     from pulumi.runtime import settings
     settings.ROOT.set(None)
@@ -207,7 +212,7 @@ def test_every_resource_name_is_a_domain_or_address_plus_a_fixed_role(run):
     roles = {"identity", "mail-from", "mail-from-mx", "mail-from-spf", "dmarc", "dkim-1", "dkim-2", "dkim-3",
              "user", "send-policy", "key"}
     for r in result.registrations:
-        if r.name in owners:  # the components themselves
+        if r.name in owners or r.type == "ses-mail:index:SesMail":  # the components themselves
             continue
         owner = next(o for o in sorted(owners, key=len, reverse=True) if r.name.startswith(o + "-"))
         assert r.name[len(owner) + 1:] in roles, r.name
@@ -274,3 +279,18 @@ def test_unusual_addresses_get_valid_iam_names_and_tag_values(run):
     # The policy still names the exact address, which is what SES compares.
     assert {p["Statement"][0]["Condition"]["StringEqualsIgnoreCase"]["ses:FromAddress"] for p in policies} == {
         "o'brien@test1.com", "a#b~c@test1.com"}
+
+
+def test_a_domain_with_external_dns_gets_no_zone_lookup_and_no_records(run):
+    mocks = AwsMocks(region="eu-west-1", zones={"test1.com"})  # test2.com has no hosted zone here
+    result = run(TWO_DOMAINS.replace("    zone: test2.com\n", "    dns: external\n"), mocks=mocks)
+    lookups = [args["name"] for token, args in mocks.calls if token == "aws:route53/getZone:getZone"]
+    assert lookups == ["test1.com"]
+    records = {r.name for r in result.of_type("aws:route53/record:Record")}
+    assert records and not any(name.startswith("test2.com") for name in records)
+    assert result.named("test2.com-identity") and result.named("test2.com-mail-from")
+    assert not any("route53" in d for d in result.options_of(result.named("test2.com-mail-from")).dependencies)
+    # Its records are still listed, for whoever publishes them.
+    names = {(r["name"], r["type"]) for r in result.outputs["dns_records"]}
+    assert {("bounce.test2.com", "MX"), ("bounce.test2.com", "TXT")} <= names
+    assert sum(1 for name, rtype in names if name.endswith("._domainkey.test2.com") and rtype == "CNAME") == 3

@@ -204,3 +204,14 @@ def test_order_of_people_does_not_change_the_model_per_address(locals_, rnd):
     a = {p.email: p for p in parse_roster("\n".join(lines) + "\n").people}
     b = {p.email: p for p in parse_roster("\n".join(shuffled) + "\n").people}
     assert a == b
+
+
+def test_dns_defaults_to_route53_and_a_zone_needs_it():
+    roster = parse_roster("domains:\n  - name: example.com\n  - name: example.net\n    dns: external\n", "r.yaml")
+    assert [d.dns for d in roster.domains] == ["route53", "external"]
+    with pytest.raises(RosterError) as caught:
+        parse_roster("domains:\n  - name: a.example.com\n    dns: external\n    zone: example.com\n", "r.yaml")
+    [problem] = caught.value.problems
+    assert (problem.line, problem.field) == (4, "domains[0].zone") and "only used with dns route53" in problem.message
+    with pytest.raises(RosterError, match="domains\\[0\\].dns"):
+        parse_roster("domains:\n  - name: example.com\n    dns: cloudflare\n", "r.yaml")

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import sys
-from typing import Iterable, Iterator, TypeVar
+from contextlib import contextmanager
+from typing import Callable, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
 
@@ -23,12 +24,23 @@ def progress(items: Iterable[T], what: str) -> Iterator[T]:
     yield from track(items, description=what, console=_stderr_console(), transient=True)
 
 
-def status(message: str):
-    """A spinner with `message` on stderr while a long step runs, when stderr is a terminal."""
+@contextmanager
+def counting(message: str, noun: str = "resources registered") -> Iterator[Callable[[int], None]]:
+    """A live count for a long run: yields `tick(n)`, which shows `message: n <noun>` on stderr
+    when it is a terminal (a no-op otherwise, so pipes, CI logs and tests see nothing)."""
     if not interactive():
-        from contextlib import nullcontext
-        return nullcontext()
-    return _stderr_console().status(message)
+        yield lambda count: None
+        return
+    with _stderr_console().status(f"{message}") as shown:
+        last = [0]
+
+        def tick(count: int) -> None:
+            # Called from the SDK's worker threads; rich's status is redrawn by its own thread.
+            if count - last[0] >= 10 or count < 10:
+                last[0] = count
+                shown.update(f"{message}: {count} {noun}")
+
+        yield tick
 
 
 def _stderr_console():

@@ -26,7 +26,7 @@ from typing import Any
 from ses_mail.roster.errors import RosterError
 from ses_mail.roster import parse_roster
 
-from ses_mail.cli.console import progress
+from ses_mail.cli.console import counting, progress
 from ses_mail.project import PULUMI_FILE, Project, ProjectNotFound, config_from_texts, find_project, read_text
 from ses_mail.review.changes import Resource, Secret, diff_stack, resources, scrub
 from ses_mail.review.render import REMOVED_STACK, Report, render_json, render_markdown, render_text
@@ -170,7 +170,9 @@ def snapshot(project: Project, side: Side, which: str, stack: str) -> Snapshot:
         roster_file = Path(tmp) / (side.path.name if side.path else "roster.yaml")
         roster_file.write_text(side.text, encoding="utf-8")
         try:
-            run = run_program(project=project, stack=stack, roster=roster_file, stack_config=side.config)
+            with counting(f"stack {stack}, {which} ({side.label})") as tick:
+                run = run_program(project=project, stack=stack, roster=roster_file, stack_config=side.config,
+                                  on_register=tick)
         except pulumi.RunError as err:
             raise InvalidSide(which, str(err).replace(str(roster_file), side.label)) from None
 

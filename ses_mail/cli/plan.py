@@ -14,9 +14,9 @@ from typing import Any, Iterable
 
 import pulumi
 
-from ses_mail.cli.console import status
+from ses_mail.cli.console import counting
 from ses_mail.project import ProjectNotFound, find_project
-from ses_mail.review.changes import COMPONENT_KINDS, Group, Resource, group_of, resources, short_type
+from ses_mail.review.changes import COMPONENT_KINDS, ROSTER_COMPONENTS, Group, Resource, group_of, resources, short_type
 from ses_mail.review.engine import ProgramRun, run_program
 
 SECRET_FIELDS = {"secret", "sesSmtpPasswordV4", "encryptedSecret", "encryptedSesSmtpPasswordV4"}
@@ -40,7 +40,7 @@ _SUMMARY: dict[str, Any] = {
 
 
 #: Component headers as the plan prints them, by the diff's group kinds.
-_HEADERS = {kind: short_type(token) for token, kind in COMPONENT_KINDS.items()}
+_HEADERS = {kind: short_type(token) for token, kind in {**ROSTER_COMPONENTS, **COMPONENT_KINDS}.items()}
 
 
 def group_by_component(run: ProgramRun) -> list[tuple[Group, list[Resource]]]:
@@ -87,9 +87,12 @@ def render(run: ProgramRun) -> str:
     custom = sum(len(children) for _, children in groups)
     out.append(f"{custom} resources to create ({len(groups)} components).")
     out.append("")
-    out.append("DNS records (also the stack output `dns_records`, for DNS kept outside Route53):")
-    rows = [[r["name"], r["type"], str(r["ttl"]), r["value"]] for r in run.outputs.get("dns_records") or []]
-    out.extend(_table(rows, ["NAME", "TYPE", "TTL", "VALUE"]))
+    out.append("DNS records (also the stack output `dns_records`); PUBLISHED BY external: add them where "
+               "the domain's DNS is kept (dns: external):")
+    in_route53 = {(r.inputs.get("name"), r.inputs.get("type")) for r in run.of_type("aws:route53/record:Record")}
+    rows = [[r["name"], r["type"], str(r["ttl"]), "route53" if (r["name"], r["type"]) in in_route53 else "external",
+             r["value"]] for r in run.outputs.get("dns_records") or []]
+    out.extend(_table(rows, ["NAME", "TYPE", "TTL", "PUBLISHED BY", "VALUE"]))
     out.append("")
     creds = run.outputs.get("smtp_credentials") or {}
     secret = "smtp_credentials" in run.secret_outputs
@@ -115,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         if not project.stack_file(args.stack).exists():
             print(f"error: no stack {args.stack!r}: {project.stack_file(args.stack)} does not exist", file=sys.stderr)
             return 2
-        with status(f"running the program for stack {args.stack} under the mock engine"):
-            run = run_program(project=project, stack=args.stack, roster=args.roster)
+        with counting(f"stack {args.stack} under the mock engine") as tick:
+            run = run_program(project=project, stack=args.stack, roster=args.roster, on_register=tick)
     except ProjectNotFound as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -16,16 +16,18 @@ DKIM_KEY_LENGTH = "RSA_2048_BIT"
 class SendingDomain(pulumi.ComponentResource):
     """An SES domain identity authenticated in DNS.
 
-    `dns_records` lists every record it manages (name, type, value, ttl), for whoever keeps DNS
-    elsewhere. Records are created without `allow_overwrite`, so an existing record of the same
-    name and type makes `pulumi up` fail instead of silently replacing someone else's record.
+    `dns_records` lists every record the domain needs (name, type, value, ttl). With
+    `dns: route53` (the default) they are created in the hosted zone `zone_id`, without
+    `allow_overwrite`, so an existing record of the same name and type makes `pulumi up` fail
+    instead of silently replacing someone else's record. With `dns: external` no record
+    resource exists and `zone_id` is None: whoever keeps the domain's DNS publishes them.
     """
 
     identity: aws.sesv2.EmailIdentity
     identity_arn: pulumi.Output[str]
     dns_records: pulumi.Output[list]
 
-    def __init__(self, domain: Domain, *, region: str, zone_id: pulumi.Input[str],
+    def __init__(self, domain: Domain, *, region: str, zone_id: Optional[pulumi.Input[str]],
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("ses-mail:index:SendingDomain", domain.name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -43,18 +45,21 @@ class SendingDomain(pulumi.ComponentResource):
 
         tokens = self.identity.dkim_signing_attributes.apply(lambda attrs: list(attrs.tokens or []))
         dkim = tokens.apply(lambda t: dkim_records(domain, t, region))
-        # Selector slots 1..3 of SES's token list, not positions in the roster. Only name and
-        # value wait for SES's tokens: type and TTL stay plain, so a preview shows them.
-        for slot in range(DKIM_TOKEN_COUNT):
-            spec = dkim.apply(lambda records, i=slot: records[i])
-            self._record(domain, f"dkim-{slot + 1}", zone_id, child, name=spec.apply(lambda r: r.name),
-                         type_=DKIM_RECORD_TYPE, values=spec.apply(route53_values))
-
         # Known before anything exists: plain values, fully shown by `pulumi preview`.
         static = static_records(domain, region)
-        records = [self._record(domain, spec.purpose, zone_id, child, name=spec.name, type_=spec.type,
-                                values=route53_values(spec))
-                   for spec in static]
+        records: list[aws.route53.Record] = []
+        if domain.dns == "route53":
+            if zone_id is None:
+                raise ValueError(f"{domain.name}: dns route53 needs the hosted zone's id")
+            # Selector slots 1..3 of SES's token list, not positions in the roster. Only name and
+            # value wait for SES's tokens: type and TTL stay plain, so a preview shows them.
+            for slot in range(DKIM_TOKEN_COUNT):
+                spec = dkim.apply(lambda records, i=slot: records[i])
+                self._record(domain, f"dkim-{slot + 1}", zone_id, child, name=spec.apply(lambda r: r.name),
+                             type_=DKIM_RECORD_TYPE, values=spec.apply(route53_values))
+            records = [self._record(domain, spec.purpose, zone_id, child, name=spec.name, type_=spec.type,
+                                    values=route53_values(spec))
+                       for spec in static]
 
         aws.sesv2.EmailIdentityMailFromAttributes(
             domain_resource(domain.name, "mail-from"),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import pulumi
 import pulumi_aws as aws
@@ -14,8 +14,6 @@ from ses_mail.specs.naming import (IAM_USER_PATH, SEND_POLICY_NAME, iam_user_nam
                                    secret_name, secret_tags, user_tags)
 from ses_mail.roster import Person, Settings, resolve
 from ses_mail.specs.smtp_password import SMTP_PORT, secret_value, smtp_endpoint, smtp_password
-
-from ses_mail.components.outputs import gather
 
 INACTIVE = "Inactive"
 #: Deleting a person's secret deletes it at once: its credential dies with the person's keys
@@ -42,8 +40,9 @@ class SmtpSender(pulumi.ComponentResource):
     from the current secret key for the SES region and is always a Pulumi secret; with `pgp`
     no plain secret exists anywhere (only the provider's encrypted values); with
     `secrets_manager` the password is written only into the person's secret.
-    `credential` is what the stack exports for the person (always a secret Output) and
-    `status` the plain facts about it (status, delivery, which key is current).
+    `credential_tree` is what the stack exports for the person (plain values and Outputs,
+    gathered into one secret Output by `SesMail`) and `status_tree` the plain facts about it
+    (status, delivery, which key is current).
     """
 
     user: aws.iam.User
@@ -127,7 +126,7 @@ class SmtpSender(pulumi.ComponentResource):
         if not usable:
             credential["status"] = "suspended"
             credential["password"] = None
-        # Plain values and Outputs; the program exports everyone's at once (ses_mail.components.outputs).
+        # Plain values and Outputs; SesMail gathers everyone's at once (ses_mail.components.outputs).
         self.credential_tree = credential
 
         self.status_tree = {
@@ -146,16 +145,6 @@ class SmtpSender(pulumi.ComponentResource):
             **({"secret_name": secret_name(address)} if settings.delivery == "secrets_manager" else {}),
         }
         self.register_outputs({"username": self.username, "iam_user": self.user.name})
-
-    @property
-    def credential(self) -> pulumi.Output[dict]:
-        """This person's exported credential, always a secret Output."""
-        return gather(self.credential_tree, secret=True)
-
-    @property
-    def status(self) -> pulumi.Output[dict]:
-        """The plain facts about this person's credential (never secret)."""
-        return gather(self.status_tree, then=finish_status)
 
     def _key(self, address: str, slot: KeySlot, settings: Settings,
              policy: aws.iam.UserPolicy) -> aws.iam.AccessKey:

@@ -1,7 +1,8 @@
 """What changes between two runs of the program: pure functions over plain registration data.
 
-`diff_resources(base, head)` pairs resources by URN (falling back to type and name) and
-decides, per resource, create / delete / update / replace the way `pulumi up` with
+`diff_resources(base, head)` pairs resources by URN (falling back to type and name), or by an
+alias URN computed as the engine computes it (`alias_urns`: a resource's own aliases and those
+it inherits from its parents), and decides, per resource, create / delete / update / replace the way `pulumi up` with
 pulumi-aws 7.x would: an input change replaces the resource when the provider marks that
 property ForceNew (`REPLACE_ON` below), otherwise it updates in place. Nothing here imports
 Pulumi; `ses_mail.cli.diff` turns program runs into `Resource` lists and renders the result.
@@ -58,6 +59,10 @@ COMPONENT_KINDS: dict[str, str] = {
     "ses-mail:index:SendingDomain": "domain",
     "ses-mail:index:SmtpSender": "person",
 }
+
+#: Components that hold a whole roster: grouped under their own name only when nothing
+#: narrower (a domain or person) holds a resource.
+ROSTER_COMPONENTS: dict[str, str] = {"ses-mail:index:SesMail": "roster"}
 
 #: Type-token prefixes of resources that exist only in Pulumi (components, the stack).
 LOCAL_PACKAGES = ("ses-mail:", "pulumi:")
@@ -116,8 +121,21 @@ class Secret:
 
 
 @dataclass(frozen=True)
+class AliasSpec:
+    """An alias as a program gives it to the engine (`pulumi.Alias`): each field empty means
+    "as the resource is now"; `no_parent` means "registered at the stack root"."""
+
+    name: str = ""
+    type: str = ""
+    parent_urn: str = ""
+    no_parent: bool = False
+    stack: str = ""
+    project: str = ""
+
+
+@dataclass(frozen=True)
 class Resource:
-    """One registered resource, as plain data."""
+    """One registered resource, as plain data. `aliases` holds alias URNs and `AliasSpec`s."""
 
     type: str
     name: str
@@ -125,7 +143,7 @@ class Resource:
     urn: str = ""
     parent: str = ""
     protect: bool = False
-    aliases: tuple[str, ...] = ()
+    aliases: tuple[str | AliasSpec, ...] = ()
     # Resource options that make Pulumi replace a resource whatever the provider says.
     replace_on_changes: tuple[str, ...] = ()
     ignore_changes: tuple[str, ...] = ()
@@ -353,17 +371,21 @@ def resource_changes(old: Resource, new: Resource) -> list[PropertyChange]:
 
 
 def group_of(resource: Resource, by_urn: Mapping[str, Resource]) -> Group:
-    """The outermost component a resource belongs to (itself when it is one)."""
+    """The domain or person a resource belongs to (itself when it is one); else the outermost
+    component holding it (a roster component, for itself)."""
     node: Resource | None = resource
     top: Resource | None = None
     seen: set[str] = set()
     while node is not None and node.key not in seen:
         seen.add(node.key)
+        if node.type in COMPONENT_KINDS:
+            return Group(COMPONENT_KINDS[node.type], node.name)
         if not node.custom:
             top = node
         node = by_urn.get(node.parent) if node.parent else None
     if top is not None and not top.type.startswith("pulumi:"):
-        return Group(COMPONENT_KINDS.get(top.type, short_type(top.type).lower()), top.name)
+        kind = ROSTER_COMPONENTS.get(top.type) or COMPONENT_KINDS.get(top.type) or short_type(top.type).lower()
+        return Group(kind, top.name)
     # No parent information: fall back to the naming convention `<component>-<role>`.
     owners = sorted((r for r in by_urn.values() if r.type in COMPONENT_KINDS), key=lambda r: -len(r.name))
     for owner in owners:
@@ -372,15 +394,107 @@ def group_of(resource: Resource, by_urn: Mapping[str, Resource]) -> Group:
     return Group("stack", "")
 
 
+# --- aliases, as the engine resolves them ---------------------------------------------------
+
+_URN_PREFIX = "urn:pulumi:"
+
+
+def make_urn(stack: str, project: str, type_: str, name: str, parent_urn: str = "") -> str:
+    """A resource's URN: its type qualified by its parent's (none for the stack root)."""
+    qualified = type_
+    if parent_urn and not _urn_type(parent_urn).endswith("pulumi:pulumi:Stack"):
+        qualified = f"{_urn_type(parent_urn)}${type_}"
+    return f"{_URN_PREFIX}{stack}::{project}::{qualified}::{name}"
+
+
+def _urn_parts(urn: str) -> list[str]:
+    return urn[len(_URN_PREFIX):].split("::", 3) if urn.startswith(_URN_PREFIX) else ["", "", "", ""]
+
+
+def _urn_type(urn: str) -> str:
+    return _urn_parts(urn)[2]
+
+
+def _urn_name(urn: str) -> str:
+    return _urn_parts(urn)[3]
+
+
+_STACK_QUALIFIER = "pulumi:pulumi:Stack$"
+
+
+def engine_urn(urn: str) -> str:
+    """A URN as the engine writes it. The SDK's mock monitor (before ses-mail 0.3.0's
+    RecordingMonitor) qualified the types of resources at the stack root with the stack's type;
+    the engine never does."""
+    parts = _urn_parts(urn)
+    if not parts[2].startswith(_STACK_QUALIFIER):
+        return urn
+    return f"{_URN_PREFIX}{parts[0]}::{parts[1]}::{parts[2][len(_STACK_QUALIFIER):]}::{parts[3]}"
+
+
+def _spec_urn(resource: Resource, spec: AliasSpec, parent_urn: str) -> str:
+    """An alias spec as a URN, for a resource currently under `parent_urn` (engine semantics:
+    an empty field is the resource's own; `no_parent` is the stack root)."""
+    stack, project = _urn_parts(resource.urn)[:2]
+    parent = "" if spec.no_parent else (spec.parent_urn or parent_urn)
+    return make_urn(spec.stack or stack, spec.project or project, spec.type or resource.type,
+                    spec.name or resource.name, parent)
+
+
+def alias_urns(resource: Resource, by_urn: Mapping[str, Resource],
+               _memo: dict[str, tuple[str, ...]] | None = None) -> tuple[str, ...]:
+    """Every URN the engine treats as this resource's earlier identity: its own aliases, and for
+    each alias of its parent the same resource under that parent (the child renamed when its
+    name starts with the parent's, as the engine does), and its own aliases under that parent.
+
+    With N own aliases and M parent aliases that is N + M * (1 + N) URNs, as in the Pulumi
+    engine's step generator and the Python SDK's `all_aliases`.
+    """
+    memo = _memo if _memo is not None else {}
+    if resource.key in memo:
+        return memo[resource.key]
+    memo[resource.key] = ()  # a cycle in bad data ends here
+    own_parent = resource.parent
+    out: list[str] = []
+
+    def add(urn: str) -> None:
+        if urn and urn != resource.urn and urn not in out:
+            out.append(urn)
+
+    def own(parent_urn: str) -> list[str]:
+        return [a if isinstance(a, str) else _spec_urn(resource, a, parent_urn) for a in resource.aliases]
+
+    for urn in own(own_parent):
+        add(urn)
+    parent = by_urn.get(own_parent) if own_parent else None
+    if parent is not None:
+        for parent_alias in alias_urns(parent, by_urn, memo):
+            name = resource.name
+            if name.startswith(parent.name):
+                name = _urn_name(parent_alias) + name[len(parent.name):]
+            stack, project = _urn_parts(parent_alias)[:2]
+            add(make_urn(stack, project, resource.type, name, parent_alias))
+            for spec in resource.aliases:
+                if isinstance(spec, AliasSpec) and not spec.no_parent and not spec.parent_urn:
+                    add(_spec_urn(resource, spec, parent_alias))
+    memo[resource.key] = tuple(out)
+    return memo[resource.key]
+
+
 def diff_resources(base: Sequence[Resource], head: Sequence[Resource]) -> tuple[list[Change], int]:
-    """(changes, number unchanged) from base to head."""
+    """(changes, number unchanged) from base to head.
+
+    A head resource one of whose alias URNs (`alias_urns`) is a base resource's URN is that
+    resource: moved under another parent with the same name and inputs it is unchanged (as
+    `pulumi up` does nothing to it); renamed, it is an update that says so.
+    """
     base_by = {r.key: r for r in base}
     head_by = {r.key: r for r in head}
-    # A head resource with an alias naming a base resource is that resource, renamed.
     renamed: dict[str, str] = {}
+    memo: dict[str, tuple[str, ...]] = {}
     for r in head:
         if r.key not in base_by:
-            old = next((a for a in r.aliases if a in base_by and a not in head_by), None)
+            old = next((a for a in alias_urns(r, head_by, memo) if a in base_by and a not in head_by), None)
             if old:
                 renamed[r.key] = old
 
@@ -396,8 +510,8 @@ def diff_resources(base: Sequence[Resource], head: Sequence[Resource]) -> tuple[
             continue
         matched_base.add(old_key)
         props = resource_changes(old, r)
-        if not props and old.protect == r.protect and old_key == r.key:
-            unchanged += r.custom
+        if not props and old.protect == r.protect and (old_key == r.key or old.name == r.name):
+            unchanged += r.custom  # the same, or only moved under another parent by an alias
             continue
         op = REPLACE if any(p.forces_replace for p in props) else UPDATE
         changes.append(Change(op, r.type, r.name, group, old, r, props,
@@ -464,7 +578,7 @@ def diff_stack(base: Sequence[Resource], head: Sequence[Resource],
 
 
 _TYPE_ORDER = [
-    "ses-mail:index:SendingDomain", "ses-mail:index:SmtpSender",
+    "ses-mail:index:SesMail", "ses-mail:index:SendingDomain", "ses-mail:index:SmtpSender",
     "aws:sesv2/emailIdentity:EmailIdentity",
     "aws:sesv2/emailIdentityMailFromAttributes:EmailIdentityMailFromAttributes",
     "aws:route53/record:Record", "aws:iam/user:User", "aws:iam/userPolicy:UserPolicy",
@@ -485,12 +599,13 @@ def resources(items: Iterable[tuple[str, str, Mapping[str, Any], Any]]) -> list[
     """Build `Resource`s from (type, name, inputs, options-or-None), scrubbing secrets."""
     out = []
     for type_, name, inputs, options in items:
+        aliases = tuple(engine_urn(a) if isinstance(a, str) else a for a in getattr(options, "aliases", ()) or ())
         out.append(Resource(
             type=type_, name=name, inputs=scrub(dict(inputs)),
-            urn=getattr(options, "urn", "") or "",
-            parent=getattr(options, "parent", "") or "",
+            urn=engine_urn(getattr(options, "urn", "") or ""),
+            parent=engine_urn(getattr(options, "parent", "") or ""),
             protect=bool(getattr(options, "protect", False)),
-            aliases=tuple(getattr(options, "aliases", ()) or ()),
+            aliases=aliases,
             replace_on_changes=tuple(getattr(options, "replace_on_changes", ()) or ()),
             ignore_changes=tuple(getattr(options, "ignore_changes", ()) or ()),
             replacement_trigger=scrub(_number(getattr(options, "replacement_trigger", None))),

@@ -101,6 +101,10 @@ class AwsMocks(pulumi.runtime.Mocks):
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": self.caller_arn.split(":")[4], "arn": self.caller_arn, "userId": "AIDAFAKE",
                     "id": self.caller_arn.split(":")[4]}
+        if args.token == "aws:index/getRegion:getRegion":
+            region = args.args.get("region") or self.region
+            return {"region": region, "name": region, "id": region, "endpoint": f"ec2.{region}.amazonaws.com",
+                    "description": ""}
         if args.token == "aws:iam/getSessionContext:getSessionContext":
             return session_context(args.args["arn"], self.role_paths)
         raise NotImplementedError(f"the offline AWS emulation has no invoke {args.token}")

@@ -13,7 +13,7 @@ import runpy
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pulumi
 from pulumi.runtime import settings
@@ -25,6 +25,7 @@ from pulumi.runtime.mocks import MockMonitor
 
 import ses_mail.program as program_module
 from ses_mail.project import NAMESPACE, Project, find_project
+from ses_mail.review.changes import AliasSpec
 from ses_mail.review.emulation import AwsMocks, Registration
 from ses_mail.stack_config import parse_list
 
@@ -37,8 +38,7 @@ class Options:
     urn: str
     parent: str
     protect: bool
-    retain_on_delete: bool
-    aliases: tuple[str, ...]
+    aliases: tuple[str | AliasSpec, ...]
     dependencies: tuple[str, ...]
     # What decides replacement besides the provider (read by ses_mail.cli.diff).
     delete_before_replace: bool = False
@@ -47,19 +47,38 @@ class Options:
     replacement_trigger: Any = None
 
 
+def alias_of(alias) -> str | AliasSpec:
+    """One alias of a RegisterResource request: a URN, or the spec the engine resolves."""
+    if alias.WhichOneof("alias") == "urn":
+        return alias.urn
+    spec = alias.spec
+    return AliasSpec(name=spec.name, type=spec.type, parent_urn=spec.parentUrn, no_parent=bool(spec.noParent),
+                     stack=spec.stack, project=spec.project)
+
+
 class RecordingMonitor(MockMonitor):
-    def __init__(self, mocks: AwsMocks) -> None:
+    """The SDK's mock monitor, recording the resource options it drops, naming resources as the
+    engine does, and counting registrations (`on_register`, for progress displays)."""
+
+    def __init__(self, mocks: AwsMocks, on_register: Callable[[int], None] | None = None) -> None:
         super().__init__(mocks)
         self.options: dict[tuple[str, str], Options] = {}
+        self.on_register = on_register
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        # As the engine: a type is qualified by its parent's whole qualified type (the SDK's
+        # mock keeps only the parent's last type), and resources at the stack root not at all
+        # (the mock qualifies them by the stack's type).
+        if parent and not parent.split("::")[2].endswith("pulumi:pulumi:Stack"):
+            type_ = parent.split("::")[2] + "$" + type_
+        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
 
     def RegisterResource(self, request):  # noqa: N802 - the gRPC method name
-        aliases = tuple(request.aliasURNs) + tuple(
-            a.urn if a.WhichOneof("alias") == "urn" else f"name={a.spec.name}" for a in request.aliases)
+        aliases = tuple(request.aliasURNs) + tuple(alias_of(a) for a in request.aliases)
         self.options[(request.type, request.name)] = Options(
             urn=self.make_urn(request.parent, request.type, request.name),
             parent=request.parent,
             protect=bool(request.protect),
-            retain_on_delete=bool(request.retainOnDelete),
             aliases=aliases,
             dependencies=tuple(request.dependencies),
             delete_before_replace=bool(request.deleteBeforeReplace),
@@ -68,7 +87,10 @@ class RecordingMonitor(MockMonitor):
             replacement_trigger=(json_format.MessageToDict(request.replacement_trigger)
                                  if request.HasField("replacement_trigger") else None),
         )
-        return super().RegisterResource(request)
+        response = super().RegisterResource(request)
+        if self.on_register is not None:
+            self.on_register(len(self.options))
+        return response
 
 
 @dataclass
@@ -138,11 +160,12 @@ async def _resolved(value: Any, is_secret: list[bool]) -> Any:
     return value
 
 
-def install_mocks(config: dict[str, str], stack: str, mocks: AwsMocks, *, preview: bool = False) -> RecordingMonitor:
+def install_mocks(config: dict[str, str], stack: str, mocks: AwsMocks, *, preview: bool = False,
+                  on_register: Callable[[int], None] | None = None) -> RecordingMonitor:
     """The one setup of the SDK's mock runtime: fresh root and state, this run's config and mocks."""
     settings.ROOT.set(None)
     pulumi.runtime.set_all_config(config)
-    monitor = RecordingMonitor(mocks)
+    monitor = RecordingMonitor(mocks, on_register)
     pulumi.runtime.set_mocks(mocks, project=NAMESPACE, stack=stack, preview=preview, monitor=monitor)
     settings.SETTINGS.rpc_manager.clear()
     settings.SETTINGS.outputs.clear()
@@ -152,13 +175,15 @@ def install_mocks(config: dict[str, str], stack: str, mocks: AwsMocks, *, previe
 def run_program(*, project: Project | None = None, stack: str = "dev", roster: str | Path | None = None,
                 region: str | None = None, zones: set[str] | None = None,
                 config: dict[str, str] | None = None, stack_config: dict[str, str] | None = None,
-                preview: bool = False, mocks: AwsMocks | None = None) -> ProgramRun:
+                preview: bool = False, mocks: AwsMocks | None = None,
+                on_register: Callable[[int], None] | None = None) -> ProgramRun:
     """Run the program once; raises what the program raises (pulumi.RunError for user errors).
 
     The stack's config is `stack_config` when given (e.g. read from a git revision), else the
     project's stack files; `config` entries are added on top, and `roster` and `region`, when
     given, win over both: an explicit choice is never overridden by a file.
-    Pass `mocks` to inspect what was registered even when the program fails.
+    Pass `mocks` to inspect what was registered even when the program fails, and `on_register`
+    to hear the running count of registrations (called from the SDK's worker threads).
     """
     project = project or find_project()
     cfg = dict(stack_config) if stack_config is not None else project.stack_config(stack)
@@ -176,7 +201,7 @@ def run_program(*, project: Project | None = None, stack: str = "dev", roster: s
         admins = parse_list(cfg.get(f"{NAMESPACE}:secretAdmins"))
         if admins:
             mocks.caller_arn = admins[0]
-    monitor = install_mocks(cfg, stack, mocks, preview=preview)
+    monitor = install_mocks(cfg, stack, mocks, preview=preview, on_register=on_register)
 
     exported: dict[str, Any] = {}
     secret: set[str] = set()

@@ -50,7 +50,10 @@ def cross_check(parts: Parts, file: str, line_of: LineOf) -> list[Problem]:
             other = first_domain[domain.name]
             problem(("domains", i, "name"), domain.name, f"is listed twice (also domains[{other}], line {line_of(('domains', other))})")
         first_domain.setdefault(domain.name, i)
-        if not is_within(domain.name, domain.hosted_zone):
+        if domain.dns == "external" and domain.zone is not None:
+            problem(("domains", i, "zone"), domain.zone, "is only used with dns route53, but dns is external: "
+                    "remove `zone`, or set `dns: route53`")
+        elif not is_within(domain.name, domain.hosted_zone):
             problem(("domains", i, "zone"), domain.zone, f"does not contain the domain {domain.name!r}")
         # The MAIL FROM domain's length, with every other DNS name: ses_mail.roster.limit_checks.
 

@@ -26,6 +26,7 @@ DmarcPolicy = Literal["none", "quarantine", "reject"]
 Alignment = Literal["relaxed", "strict"]
 Status = Literal["active", "suspended"]
 Delivery = Literal["output", "pgp", "secrets_manager"]
+DnsHost = Literal["route53", "external"]
 #: `any`: no restriction (and, on a person, no stack default either).
 ANY = "any"
 
@@ -128,7 +129,8 @@ class Domain(_Model):
     """A domain the organisation sends from: an SES identity with DKIM, MAIL FROM and DMARC."""
 
     name: str = Field(min_length=1, description="The sending domain, e.g. example.com. Required. Case-insensitive; IDNs become punycode.")
-    zone: str | None = Field(None, description="Route53 public hosted zone holding the records. Default: the domain itself. Must be the domain or a parent of it.")
+    dns: DnsHost = Field("route53", description="Where the domain's DNS records are kept: route53 (created here, in `zone`) or external (kept elsewhere: no hosted zone is looked up and no record is created; publish the records listed in the stack output `dns_records` and the offline plan yourself). Default: route53.")
+    zone: str | None = Field(None, description="Route53 public hosted zone holding the records (with dns route53). Default: the domain itself. Must be the domain or a parent of it.")
     mail_from: str = Field("mail", description="Label of the custom MAIL FROM subdomain (<mail_from>.<domain>). Default: mail.")
     dmarc: Dmarc = Field(default_factory=Dmarc, description="DMARC record settings, or false. Default: p=none with no reports.")
     ttl: int = Field(600, ge=60, le=86400, description="TTL in seconds of every record. Default: 600.")

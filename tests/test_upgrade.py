@@ -1,0 +1,195 @@
+"""Upgrading a stack deployed with the program before the component (0.2.x, at BASE_REVISION)
+to the program built on `SesMail`: `pulumi up` must change no cloud resource.
+
+Both programs run under the mock engine: the old one from its own source tree (extracted from
+git into a temporary directory and run in a subprocess, so it imports its own `ses_mail`, never
+this one), the new one here. The offline diff pairs resources by URN and by the alias URNs the
+engine would compute (tests/test_diff.py tests that computation on its own), so a domain or
+person that moved under the component without its alias shows up as deleted and created again.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import io
+import textwrap
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from ses_mail.project import Project
+from ses_mail.review.changes import CREATE, DELETE, REPLACE, UPDATE, Secret, alias_urns, diff_stack, resources, scrub
+from ses_mail.review.engine import run_program
+from tests.conftest import EXAMPLE_ROSTER, PROJECT_DIR
+from tests.credential_helpers import READER
+from tests.test_delivery import PGP_KEY
+
+#: The last program that registered domains and people at the stack root (release 0.2.0).
+BASE_REVISION = "b12156e"
+
+ROSTERS = {
+    "example": EXAMPLE_ROSTER.read_text(encoding="utf-8"),
+    "basic": """
+        domains:
+          - name: test1.com
+        people:
+          - email: taro@test1.com
+            name: Taro Yamada
+          - email: hanako@test1.com
+    """,
+    "two-domains-and-every-delivery": f"""
+        defaults:
+          allowed_ips: [203.0.113.0/24]
+        domains:
+          - name: test1.com
+            dmarc: {{policy: quarantine, rua: [dmarc@test1.com]}}
+          - name: sub.test2.com
+            zone: test2.com
+            mail_from: bounce
+            protect: false
+        people:
+          - email: taro@test1.com
+            name: Taro Yamada
+            display_name: true
+            delivery: pgp
+            pgp_key: {PGP_KEY}
+          - email: hanako@test1.com
+            delivery: secrets_manager
+            secret_readers: [{READER}]
+          - email: jiro@sub.test2.com
+            status: suspended
+            recipients: ['*@test1.com']
+    """,
+    "rotation": """
+        domains:
+          - name: test1.com
+        people:
+          - email: taro@test1.com
+            key: 2
+            previous_key: 1
+          - email: hanako@test1.com
+            key: 3
+          - email: o'brien@test1.com
+    """,
+}
+REGION = "eu-west-1"
+#: Both sides run with the same named secret admin: the default exemption changed (to the
+#: /ses-mail-admin/ path, issue 7) independently of the component, and is not what this proves.
+CONFIG = {"aws:region": REGION, "ses-mail:secretAdmins": "arn:aws:iam::123456789012:user/fake"}
+
+_BASE_SCRIPT = """
+import json, sys
+from pathlib import Path
+import ses_mail
+base = Path(sys.argv[1]).resolve()
+assert Path(ses_mail.__file__).resolve().is_relative_to(base), ses_mail.__file__
+from ses_mail.project import Project
+from ses_mail.review.engine import run_program
+out = {}
+for name, roster in json.loads(sys.stdin.read()).items():
+    run = run_program(project=Project(base), stack="dev", roster=roster, stack_config=json.loads(sys.argv[3]))
+    out[name] = {
+        "resources": [{"type": r.type, "name": r.name, "inputs": r.inputs,
+                       "options": {k: getattr(run.options[(r.type, r.name)], k, None)
+                                   for k in ("urn", "parent", "protect", "aliases", "replace_on_changes",
+                                             "ignore_changes", "replacement_trigger", "delete_before_replace")}}
+                      for r in run.registrations],
+        "outputs": run.outputs, "secret_outputs": sorted(run.secret_outputs),
+    }
+json.dump(out, sys.stdout, default=str)
+"""
+
+
+def _git(*args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "-C", str(PROJECT_DIR), *args], capture_output=True, **kw)
+
+
+@pytest.fixture(scope="module")
+def rosters(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("rosters")
+    out = {}
+    for name, text in ROSTERS.items():
+        path = root / f"{name}.yaml"
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        out[name] = path
+    return out
+
+
+@pytest.fixture(scope="module")
+def base_runs(tmp_path_factory, rosters) -> dict[str, dict]:
+    """Every roster through the program at BASE_REVISION, run from that revision's own source."""
+    if _git("rev-parse", "--verify", "--quiet", f"{BASE_REVISION}^{{commit}}").returncode != 0:
+        pytest.skip(f"revision {BASE_REVISION} is not in this clone (a shallow checkout?): fetch the full history")
+    base = tmp_path_factory.mktemp("base-program")
+    archive = _git("archive", "--format=tar", BASE_REVISION)
+    assert archive.returncode == 0, archive.stderr.decode()
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(base)
+    # Only the old tree on the path, ahead of the editable install of this one.
+    env = {**os.environ, "PYTHONPATH": str(base), "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run([sys.executable, "-c", _BASE_SCRIPT, str(base), REGION, json.dumps(CONFIG)], cwd=base, env=env,
+                          input=json.dumps({k: str(v) for k, v in rosters.items()}), capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
+def _base_snapshot(run: dict):
+    items = [(r["type"], r["name"], r["inputs"], SimpleNamespace(**r["options"])) for r in run["resources"]]
+    outputs = {k: (Secret.of(v) if k in run["secret_outputs"] else scrub(v)) for k, v in run["outputs"].items()}
+    return resources(items), outputs
+
+
+def _head_snapshot(roster: Path):
+    run = run_program(project=Project(PROJECT_DIR), stack="dev", roster=roster, stack_config=CONFIG)
+    items = [(r.type, r.name, r.inputs, run.options[(r.type, r.name)]) for r in run.registrations]
+    # Through JSON as the base went, so both sides hold the same plain types.
+    outputs = json.loads(json.dumps(run.outputs, default=str))
+    outputs = {k: (Secret.of(v) if k in run.secret_outputs else scrub(v)) for k, v in outputs.items()}
+    items = [(t, n, json.loads(json.dumps(i, default=str)), o) for t, n, i, o in items]
+    return resources(items), outputs
+
+
+@pytest.mark.parametrize("name", sorted(ROSTERS))
+def test_upgrading_to_the_component_changes_no_cloud_resource(base_runs, rosters, name):
+    base_resources, base_outputs = _base_snapshot(base_runs[name])
+    head_resources, head_outputs = _head_snapshot(rosters[name])
+    diff = diff_stack(base_resources, head_resources, base_outputs, head_outputs)
+    assert diff.count(DELETE) == diff.count(REPLACE) == 0, [(c.op, c.type, c.name) for c in diff.changes]
+    # The one creation: the new component itself (no cloud resource; `pulumi up` records it).
+    assert [(c.op, c.type, c.name) for c in diff.changes if c.op == CREATE] == [
+        (CREATE, "ses-mail:index:SesMail", "ses-mail")]
+    # The only in-place updates: secret resource policies, whose exemption became ArnNotLike (so
+    # that /ses-mail-admin/ patterns work; issue 7), a release before the component.
+    assert {c.type for c in diff.changes if c.op == UPDATE} <= {"aws:secretsmanager/secretPolicy:SecretPolicy"}
+    assert diff.outputs_changed == []
+    # Every resource of the old stack is still there, at its old URN or through an alias.
+    assert diff.unchanged + diff.count(UPDATE) == sum(1 for r in base_resources if r.custom)
+
+
+def test_the_aliases_are_what_keeps_the_resources(base_runs, rosters, monkeypatch):
+    """Without the aliases the same upgrade would delete and recreate every domain and person."""
+    from ses_mail.components import ses_mail as component
+
+    monkeypatch.setattr(component, "LEGACY_ROOT_ALIASES", [])
+    base_resources, _ = _base_snapshot(base_runs["basic"])
+    head_resources, _ = _head_snapshot(rosters["basic"])
+    diff = diff_stack(base_resources, head_resources)
+    assert diff.count(DELETE) == diff.count(CREATE) == sum(1 for r in base_resources if r.custom) > 0
+
+
+def test_children_inherit_the_components_root_alias(rosters):
+    """The key's alias URNs include its old URN under the root-level SmtpSender, as the engine
+    derives it from the parent's alias (the key itself has no alias of its own)."""
+    head_resources, _ = _head_snapshot(rosters["basic"])
+    by_urn = {r.urn: r for r in head_resources}
+    key = next(r for r in head_resources if r.name == "taro@test1.com-key")
+    assert key.aliases == ()
+    assert key.urn == ("urn:pulumi:dev::ses-mail::ses-mail:index:SesMail$ses-mail:index:SmtpSender"
+                       "$aws:iam/accessKey:AccessKey::taro@test1.com-key")
+    assert alias_urns(key, by_urn) == (
+        "urn:pulumi:dev::ses-mail::ses-mail:index:SmtpSender$aws:iam/accessKey:AccessKey::taro@test1.com-key",)
