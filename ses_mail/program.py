@@ -18,10 +18,11 @@ from ses_mail.roster.errors import RosterError
 from ses_mail.specs.naming import IAM_USER_PATH
 from ses_mail.roster import Roster, load_roster
 
+from ses_mail.components.deliverability import Deliverability
 from ses_mail.components.sending_domain import SendingDomain
 from ses_mail.components.outputs import gather
 from ses_mail.components.smtp_sender import SecretsManagerOptions, SmtpSender, finish_status
-from ses_mail.stack_config import config_list, config_value, roster_path, ses_region
+from ses_mail.stack_config import alarm_thresholds, config_list, config_value, roster_path, ses_region
 
 def read_roster(path: Path) -> Roster:
     try:
@@ -103,15 +104,18 @@ def build() -> None:
     check_rotation_support(roster)
     zone_ids = lookup_zones(roster, path)
     secrets = secrets_manager_options(roster, path)
+    thresholds = alarm_thresholds()
 
+    # Stack-level first: identities name its configuration set, send policies allow it.
+    deliverability = Deliverability(roster, stack=pulumi.get_stack(), region=region, **thresholds)
     domains = {
-        d.name: SendingDomain(d, region=region, zone_id=zone_ids[d.hosted_zone])
+        d.name: SendingDomain(d, region=region, zone_id=zone_ids[d.hosted_zone], **deliverability.domain_options(d))
         for d in roster.domains
     }
     senders = {
         p.email: SmtpSender(p, region=region, identity_arn=domains[p.domain].identity_arn,
                             settings=roster.settings(p), iam_path=iam_path,
-                            permissions_boundary=boundary, secrets=secrets)
+                            permissions_boundary=boundary, secrets=secrets, **deliverability.sender_options())
         for p in roster.people
     }
 
@@ -128,6 +132,8 @@ def build() -> None:
     pulumi.export("identities", {name: d.identity_arn for name, d in domains.items()})
     pulumi.export("dns_records", pulumi.Output.all(*[d.dns_records for d in domains.values()]).apply(
         lambda per_domain: [row for rows in per_domain for row in rows]))
+    pulumi.export("deliverability", deliverability.summary)
+    pulumi.export("verification", {name: d.verification for name, d in domains.items()})
 
 
 if __name__ == "__main__":

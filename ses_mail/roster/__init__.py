@@ -5,8 +5,8 @@ naming every problem as `file:line: field: value message`.
 """
 from ses_mail.roster.errors import Problem, RosterError
 from ses_mail.roster.loader import load_roster, parse_roster
-from ses_mail.roster.model import Defaults, Dmarc, Domain, Person, Roster
+from ses_mail.roster.model import Defaults, Deliverability, Dmarc, Domain, Person, Roster
 from ses_mail.roster.settings import Settings, resolve
 
-__all__ = ["Defaults", "Dmarc", "Domain", "Person", "Problem", "Roster", "RosterError", "Settings",
+__all__ = ["Defaults", "Deliverability", "Dmarc", "Domain", "Person", "Problem", "Roster", "RosterError", "Settings",
            "load_roster", "parse_roster", "resolve"]
