@@ -44,6 +44,7 @@ class Options:
     replace_on_changes: tuple[str, ...] = ()
     ignore_changes: tuple[str, ...] = ()
     replacement_trigger: Any = None
+    custom_timeouts: dict[str, str] | None = None  # create/update/delete, as given
 
 
 class RecordingMonitor(MockMonitor):
@@ -66,6 +67,10 @@ class RecordingMonitor(MockMonitor):
             ignore_changes=tuple(request.ignoreChanges),
             replacement_trigger=(json_format.MessageToDict(request.replacement_trigger)
                                  if request.HasField("replacement_trigger") else None),
+            custom_timeouts=({k: v for k, v in (("create", request.customTimeouts.create),
+                                                 ("update", request.customTimeouts.update),
+                                                 ("delete", request.customTimeouts.delete)) if v}
+                             if request.HasField("customTimeouts") else None),
         )
         return super().RegisterResource(request)
 
