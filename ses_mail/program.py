@@ -10,7 +10,7 @@ import pulumi
 
 from ses_mail.components.ses_mail import SesMail, SesMailArgs
 from ses_mail.roster.restrictions import normalize_iam_path, normalize_kms_key, normalize_policy_arn, normalize_principal_arn
-from ses_mail.stack_config import config_list, config_value, roster_path, ses_region
+from ses_mail.stack_config import alarm_thresholds, config_list, config_value, roster_path, ses_region
 
 #: The component's name in this program's stacks (its children are named by domain and address).
 COMPONENT_NAME = "ses-mail"
@@ -31,6 +31,9 @@ def args_from_config() -> SesMailArgs:
     admins = config_list("secretAdmins", normalize_principal_arn)
     if admins:
         args["secret_admins"] = list(admins)
+    thresholds = alarm_thresholds()
+    args["bounce_rate_alarm"] = thresholds["bounce_alarm"]
+    args["complaint_rate_alarm"] = thresholds["complaint_alarm"]
     return args
 
 
@@ -42,6 +45,8 @@ def build() -> SesMail:
     pulumi.export("credential_status", mail.credential_status)
     pulumi.export("identities", mail.identities)
     pulumi.export("dns_records", mail.dns_records)
+    pulumi.export("deliverability", mail.deliverability_summary)
+    pulumi.export("verification", mail.verification)
     return mail
 
 

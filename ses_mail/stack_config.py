@@ -59,3 +59,16 @@ def config_list(key: str, normalize) -> tuple[str, ...]:
         except ValueError as err:
             raise pulumi.RunError(f"stack config ses-mail:{key}: {item!r} {err}") from None
     return tuple(out)
+
+
+def alarm_thresholds() -> dict[str, float]:
+    """`ses-mail:bounceRateAlarm` / `ses-mail:complaintRateAlarm` (`2%` or `0.02`), else the defaults."""
+    from ses_mail.specs import deliverability as spec
+
+    return {
+        "bounce_alarm": config_value("bounceRateAlarm", lambda v: spec.parse_rate(v, pause_level=spec.BOUNCE_PAUSE),
+                                     spec.DEFAULT_BOUNCE_ALARM),
+        "complaint_alarm": config_value("complaintRateAlarm",
+                                        lambda v: spec.parse_rate(v, pause_level=spec.COMPLAINT_PAUSE),
+                                        spec.DEFAULT_COMPLAINT_ALARM),
+    }

@@ -25,6 +25,13 @@ Semantics follow the IAM User Guide, and `test_iam_eval.py` checks each rule bel
   that role's sessions; `{"AWS": <account ID or arn:aws:iam::<id>:root>}` matches every
   principal of that account. The request's principal is `Request.principal`, the same ARN the
   condition key aws:PrincipalArn holds (a role's ARN for a role session). NotPrincipal raises.
+- Service principals (reference_policies_elements_principal, "AWS service principals"): `{"Service":
+  "<service>.amazonaws.com"}` matches requests a service makes on its own behalf, and only those;
+  `"*"` matches them too, an `{"AWS": ...}` entry never does. A service's request carries no
+  identity policy of its own: only the resource policy decides (`decide_service`). The service
+  tells for whom it acts in the global keys aws:SourceAccount and aws:SourceArn ("The confused
+  deputy problem": "use the aws:SourceArn and aws:SourceAccount global condition context keys in
+  resource policies to limit the permissions that the service gives another service").
 - Identity and resource policies together (reference_policies_evaluation-logic and
   ..._cross-account): an explicit Deny in either wins; within one account an Allow in either
   is enough; across accounts both the caller's identity policy and the resource policy must
@@ -48,6 +55,7 @@ class Request:
     resource: str
     context: Context = field(default_factory=dict)
     principal: str | None = None  # for resource-based policies: the caller's aws:PrincipalArn
+    service: str | None = None    # instead of `principal`: a service principal, e.g. ses.amazonaws.com
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -145,8 +153,13 @@ def account_of(arn: str) -> str:
 def _principal_matches(principal: Any, request: Request) -> bool:
     if principal == "*":
         return True
-    if not isinstance(principal, dict) or set(principal) - {"AWS"}:
+    if not isinstance(principal, dict) or set(principal) - {"AWS", "Service"}:
         raise NotImplementedError(f"principal {principal!r} is not implemented")
+    if request.service is not None:
+        # Service names compare as written (they are lowercase DNS names).
+        return request.service in _as_list(principal.get("Service")) or principal.get("AWS") == "*"
+    if "AWS" not in principal:
+        return False
     if request.principal is None:
         raise ValueError("a resource-based policy needs Request.principal")
     for entry in _as_list(principal["AWS"]):
@@ -212,3 +225,11 @@ def decide_access(identity_policies: Iterable[dict[str, Any]], resource_policy: 
     if account_of(request.principal or "") == resource_account:
         return "Allow" if "Allow" in (identity, resource) else "ImplicitDeny"
     return "Allow" if identity == resource == "Allow" else "ImplicitDeny"
+
+
+def decide_service(resource_policy: dict[str, Any], request: Request) -> str:
+    """'Allow', 'ExplicitDeny' or 'ImplicitDeny' for a request a service principal makes
+    (`request.service`): the resource policy alone decides."""
+    if request.service is None:
+        raise ValueError("decide_service needs Request.service")
+    return decide([resource_policy], request)

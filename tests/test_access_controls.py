@@ -167,7 +167,8 @@ def test_the_deployed_policy_is_the_evaluated_one(run):
     result = run(roster("  - email: taro@test1.com\n    name: Taro Yamada\n", DEFAULTS))
     deployed = json.loads(result.named("taro@test1.com-send-policy").inputs["policy"])
     assert deployed == send_as_policy(TARO, result.outputs["identities"]["test1.com"], display_name=NAME,
-                                      allowed_ips=[OFFICE], recipients=["*@test1.com"])
+                                      allowed_ips=[OFFICE], recipients=["*@test1.com"],
+                                      configuration_set_arn=result.outputs["deliverability"]["configuration_set_arn"])
     identity = result.outputs["identities"]["test1.com"]
     assert allows(deployed, send(resource=identity, **GOOD))
     assert not allows(deployed, send(resource=identity, **{**GOOD, "ip": "192.0.2.1"}))

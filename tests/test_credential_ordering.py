@@ -95,4 +95,10 @@ def test_every_credential_carrier_is_covered(graph):
         "ses-mail:index:SmtpSender",
         "aws:sesv2/emailIdentity:EmailIdentity", "aws:sesv2/emailIdentityMailFromAttributes:EmailIdentityMailFromAttributes",
         "aws:route53/record:Record", "aws:iam/user:User", POLICY, "aws:secretsmanager/secret:Secret", SECRET_POLICY,
+        # Deliverability: feedback plumbing, no credential in any of it.
+        "ses-mail:index:Deliverability", "aws:sesv2/configurationSet:ConfigurationSet",
+        "aws:sesv2/configurationSetEventDestination:ConfigurationSetEventDestination", "aws:sns/topic:Topic",
+        "aws:sns/topicPolicy:TopicPolicy", "aws:sns/topicSubscription:TopicSubscription",
+        "aws:cloudwatch/metricAlarm:MetricAlarm", "aws:ses/domainIdentityVerification:DomainIdentityVerification",
+        "aws:sesv2/accountSuppressionAttributes:AccountSuppressionAttributes",
     }, types

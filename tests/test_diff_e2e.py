@@ -301,7 +301,8 @@ def test_a_stack_added_in_the_head_creates_everything(repo):
     [stack] = report["stacks"]
     assert stack["base"].startswith(f"{repo.base}: no Pulumi.prod.yaml")
     assert {c["op"] for c in stack["changes"]} == {"create"} and stack["summary"]["create"] > 5
-    assert groups_of(stack) == {("roster", "ses-mail"), ("domain", "corp.example"), ("person", "cy@corp.example")}
+    assert groups_of(stack) == {("roster", "ses-mail"), ("deliverability", "ses-mail-prod"), ("domain", "corp.example"),
+                                ("person", "cy@corp.example")}
     markdown = assert_workflow_status(repo, 3, "### Stack `dev`", "### Stack `prod`")
     dev = markdown[markdown.index("### Stack `dev`"):markdown.index("### Stack `prod`")]
     assert "**No changes.**" in dev

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.iam_eval import Request, allows, decide
+from tests.iam_eval import Request, allows, decide, decide_service
 
 
 def allow(condition=None, action="s3:GetObject", resource="*"):
@@ -122,3 +122,58 @@ def test_for_all_values_and_for_any_value():
 def test_unknown_operators_are_refused_not_ignored():
     with pytest.raises(NotImplementedError):
         allows(allow({"DateGreaterThan": {"aws:CurrentTime": "2020-01-01T00:00:00Z"}}), R)
+
+
+# --- service principals and the confused deputy (resource policies) --------------------------
+
+TOPIC = "arn:aws:sns:eu-west-1:111122223333:t"
+
+
+def service_policy(principal, condition=None):
+    statement = {"Effect": "Allow", "Principal": principal, "Action": "SNS:Publish", "Resource": TOPIC}
+    if condition:
+        statement["Condition"] = condition
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+def by_service(service, **context):
+    return Request("sns:Publish", TOPIC, context, service=service)
+
+
+def test_a_service_principal_matches_that_service_only():
+    """'You specify a service principal using the Service element': it names the service that may
+    act; another service, or an AWS account principal, is not it."""
+    policy = service_policy({"Service": "ses.amazonaws.com"})
+    assert decide_service(policy, by_service("ses.amazonaws.com")) == "Allow"
+    assert decide_service(policy, by_service("cloudwatch.amazonaws.com")) == "ImplicitDeny"
+    assert decide([policy], Request("sns:Publish", TOPIC, principal="arn:aws:iam::111122223333:user/u")) == "ImplicitDeny"
+
+
+def test_an_aws_account_principal_never_matches_a_service():
+    assert decide_service(service_policy({"AWS": "111122223333"}), by_service("ses.amazonaws.com")) == "ImplicitDeny"
+    assert decide_service(service_policy("*"), by_service("ses.amazonaws.com")) == "Allow"
+
+
+def test_source_account_and_source_arn_limit_for_whom_the_service_acts():
+    """Confused deputy: 'use the aws:SourceArn and aws:SourceAccount global condition context keys in
+    resource policies to limit the permissions that the service gives another service'. A request
+    on behalf of another account, or of another resource, does not match; nor one without the keys
+    ('If the key ... is not present in the request context, ... the condition is false')."""
+    policy = service_policy({"Service": "ses.amazonaws.com"}, {
+        "StringEquals": {"AWS:SourceAccount": "111122223333"},
+        "ArnEquals": {"AWS:SourceArn": "arn:aws:ses:eu-west-1:111122223333:configuration-set/mine"}})
+    ok = {"aws:SourceAccount": "111122223333", "aws:SourceArn": "arn:aws:ses:eu-west-1:111122223333:configuration-set/mine"}
+    assert decide_service(policy, by_service("ses.amazonaws.com", **ok)) == "Allow"
+    assert decide_service(policy, by_service("ses.amazonaws.com", **{**ok, "aws:SourceAccount": "444455556666"})) == "ImplicitDeny"
+    assert decide_service(policy, by_service("ses.amazonaws.com", **{
+        **ok, "aws:SourceArn": "arn:aws:ses:eu-west-1:111122223333:configuration-set/other"})) == "ImplicitDeny"
+    assert decide_service(policy, by_service("ses.amazonaws.com")) == "ImplicitDeny"
+
+
+def test_arn_equals_compares_each_component_case_sensitively():
+    """ArnEquals: 'case-sensitive matching of the ARN. Each of the six colon-delimited components of
+    the ARN is checked separately'."""
+    policy = allow({"ArnEquals": {"aws:SourceArn": "arn:aws:ses:eu-west-1:111122223333:configuration-set/Mine"}})
+    assert allows(policy, Request(R.action, R.resource, {"aws:SourceArn": "arn:aws:ses:eu-west-1:111122223333:configuration-set/Mine"}))
+    assert not allows(policy, Request(R.action, R.resource, {"aws:SourceArn": "arn:aws:ses:eu-west-1:111122223333:configuration-set/mine"}))
+    assert not allows(policy, Request(R.action, R.resource, {"aws:SourceArn": "arn:aws:ses:us-east-1:111122223333:configuration-set/Mine"}))

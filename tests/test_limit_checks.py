@@ -52,9 +52,13 @@ def person_with_policy_of(length: int, region: str = REGION) -> str:
     """A roster whose one person's send policy is exactly `length` characters (IAM's count),
     padded with the display name; measured here with json, independently of limit_checks."""
     def text(n_ips: int, display: str) -> str:
+        # Without the stack's configuration set, whose ARN the policy would also name
+        # (measured in test_the_configuration_set_arn_counts_in_the_send_policy).
         return f"""
             domains:
               - name: example.com
+            deliverability:
+              configuration_set: false
             people:
               - email: taro@example.com
                 display_name: "{display}"
@@ -434,3 +438,17 @@ def test_the_program_logs_each_warning_through_pulumi(monkeypatch, tmp_path):
     monkeypatch.setattr(program.pulumi.log, "warn", seen.append)
     program.read_roster(tmp_path / "r.yaml")
     assert seen == ["r.yaml:3: people: need one IAM user each: 4,500 of the 5,000 ..."]
+
+
+def test_the_configuration_set_arn_counts_in_the_send_policy():
+    """With the set on, the send policy also names the set's ARN: a policy that fits without it
+    is refused with it, measured for the stack's set name when known, else for the longest name."""
+    off = textwrap.dedent(person_with_policy_of(2_048)).lstrip("\n")
+    assert problems(off) == []
+    on = off.replace("deliverability:\n  configuration_set: false\n", "")
+    assert "configuration_set" not in on
+    (message,) = problems(on)
+    assert "has a send policy" in message and "over the limit of 2,048" in message
+    # Refused as well when the stack's set name is known (the program's case).
+    with pytest.raises(RosterError, match=r"that is 2,\d{3} characters"):
+        parse_roster_checked(on, "r.yaml", Deployment(region=REGION, configuration_set="ses-mail-dev"))

@@ -131,14 +131,17 @@ def test_the_plugin_schema_is_derived_from_the_component(schema):
     resource = schema["resources"]["ses-mail:index:SesMail"]
     assert resource["isComponent"] is True
     inputs = resource["inputProperties"]
-    assert set(inputs) == {"roster", "region", "iamPath", "permissionsBoundary", "secretsKmsKey", "secretAdmins"}
+    assert set(inputs) == {"roster", "region", "iamPath", "permissionsBoundary", "secretsKmsKey", "secretAdmins",
+                           "bounceRateAlarm", "complaintRateAlarm"}
+    assert inputs["bounceRateAlarm"]["type"] == "number"
     assert resource["requiredInputs"] == ["roster"]
     assert inputs["roster"]["type"] == "string" and inputs["roster"].get("plain") is True
     assert inputs["secretAdmins"]["type"] == "array" and inputs["secretAdmins"]["items"]["type"] == "string"
     for name, prop in inputs.items():
         assert "Default" in prop["description"] or name == "roster", name  # every default documented
     outputs = resource["properties"]
-    assert set(outputs) == {"dnsRecords", "identities", "senders", "smtpCredentials", "credentialStatus"}
+    assert set(outputs) == {"dnsRecords", "identities", "senders", "smtpCredentials", "credentialStatus",
+                            "deliverabilitySummary", "verification"}
     assert set(resource["required"]) == set(outputs)
     assert outputs["dnsRecords"]["items"]["$ref"] == "#/types/ses-mail:index:DnsRecordRow"
     assert outputs["identities"]["additionalProperties"]["type"] == "string"

@@ -19,7 +19,7 @@ def test_plan_shows_every_resource_and_record_for_the_dev_stack():
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "Offline plan for stack 'dev'" in out and "SES region ap-northeast-1" in out
-    assert "25 resources to create" in out
+    assert "32 resources to create" in out  # 25 + 7 of the stack's Deliverability
     for name in ["example.com-identity", "example.com-mail-from", "example.org-dmarc",
                  "taro@example.com-user", "taro@example.com-send-policy", "taro@example.com-key"]:
         assert name in out

@@ -96,12 +96,15 @@ def test_the_deployed_policy_is_the_one_proven(run):
     users = {r.name.removesuffix("-user"): r.inputs["name"] for r in result.of_type("aws:iam/user:User")}
     assert set(policies) == {"taro@test1.com", "hanako@test2.com"}
     identities = result.outputs["identities"]
+    own_set = result.outputs["deliverability"]["configuration_set_arn"]
     for person, policy in policies.items():
         own_domain = person.rpartition("@")[2]
-        assert policy["Statement"][0]["Resource"] == identities[own_domain]
+        assert policy["Statement"][0]["Resource"] == [identities[own_domain], own_set]
         for other in ["taro@test1.com", "hanako@test2.com", "someone@test1.com", "someone@test2.com"]:
-            request = Request("ses:SendRawEmail", identities[other.rpartition("@")[2]], {"ses:FromAddress": other})
-            assert allows(policy, request) is (other == person), (person, other)
+            domain = other.rpartition("@")[2]
+            # Every send goes through the identity's default set: both ARNs are authorised.
+            requests = [Request("ses:SendRawEmail", arn, {"ses:FromAddress": other}) for arn in (identities[domain], own_set)]
+            assert all(allows(policy, r) for r in requests) is (other == person), (person, other)
     # Each policy is attached to its own person's user, by the user's IAM name.
     for registration in result.of_type("aws:iam/userPolicy:UserPolicy"):
         person = registration.name.removesuffix("-send-policy")

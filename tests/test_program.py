@@ -93,7 +93,8 @@ def test_each_person_gets_user_policy_and_key(run):
     keys = by_type(result, "aws:iam/accessKey:AccessKey")
     assert keys["taro@test1.com-key"].inputs == {"user": "smtp-taro@test1.com"}
     policy = json.loads(result.named("jiro@test2.com-send-policy").inputs["policy"])
-    assert policy["Statement"][0]["Resource"] == "arn:aws:ses:eu-west-1:123456789012:identity/test2.com"
+    assert policy["Statement"][0]["Resource"] == ["arn:aws:ses:eu-west-1:123456789012:identity/test2.com",
+                                                  "arn:aws:ses:eu-west-1:123456789012:configuration-set/ses-mail-dev"]
     assert policy["Statement"][0]["Condition"] == {"StringEqualsIgnoreCase": {"ses:FromAddress": "jiro@test2.com"}}
 
 
@@ -208,9 +209,12 @@ def test_editing_a_display_name_only_retags_the_user(run):
 
 def test_every_resource_name_is_a_domain_or_address_plus_a_fixed_role(run):
     result = run(TWO_DOMAINS)
-    owners = {"test1.com", "test2.com", "taro@test1.com", "hanako@test1.com", "jiro@test2.com"}
+    owners = {"test1.com", "test2.com", "taro@test1.com", "hanako@test1.com", "jiro@test2.com", "ses-mail-dev"}
     roles = {"identity", "mail-from", "mail-from-mx", "mail-from-spf", "dmarc", "dkim-1", "dkim-2", "dkim-3",
-             "user", "send-policy", "key"}
+             "user", "send-policy", "key",
+             # the stack's Deliverability, named after its configuration set
+             "configuration-set", "feedback-topic", "feedback-topic-policy", "events-sns", "events-cloudwatch",
+             "bounce-rate-alarm", "complaint-rate-alarm"}
     for r in result.registrations:
         if r.name in owners or r.type == "ses-mail:index:SesMail":  # the components themselves
             continue

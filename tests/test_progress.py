@@ -32,7 +32,8 @@ def ses_mail(*args: str, stderr=subprocess.PIPE) -> subprocess.CompletedProcess:
 def test_piped_plan_and_diff_print_no_progress(big_roster, tmp_path):
     done = ses_mail("plan", "--roster", str(big_roster))
     assert done.returncode == 0 and done.stderr == ""
-    assert f"{PEOPLE * 3 + 8} resources to create" in done.stdout
+    # 3 per person, 8 for the domain, 7 for the stack's configuration set, feedback topic and alarms.
+    assert f"{PEOPLE * 3 + 8 + 7} resources to create" in done.stdout
     base = tmp_path / "base.yaml"
     base.write_text(big_roster.read_text().rsplit("  - email:", 1)[0], encoding="utf-8")
     done = ses_mail("diff", "--base-roster", str(base), "--roster", str(big_roster))

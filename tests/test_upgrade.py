@@ -160,13 +160,24 @@ def test_upgrading_to_the_component_changes_no_cloud_resource(base_runs, rosters
     head_resources, head_outputs = _head_snapshot(rosters[name])
     diff = diff_stack(base_resources, head_resources, base_outputs, head_outputs)
     assert diff.count(DELETE) == diff.count(REPLACE) == 0, [(c.op, c.type, c.name) for c in diff.changes]
-    # The one creation: the new component itself (no cloud resource; `pulumi up` records it).
-    assert [(c.op, c.type, c.name) for c in diff.changes if c.op == CREATE] == [
-        (CREATE, "ses-mail:index:SesMail", "ses-mail")]
-    # The only in-place updates: secret resource policies, whose exemption became ArnNotLike (so
-    # that /ses-mail-admin/ patterns work; issue 7), a release before the component.
-    assert {c.type for c in diff.changes if c.op == UPDATE} <= {"aws:secretsmanager/secretPolicy:SecretPolicy"}
-    assert diff.outputs_changed == []
+    # Created: the new component itself (no cloud resource; `pulumi up` records it) and, beside
+    # the moved resources, the new stack-level deliverability resources (issue 10), all of them
+    # under the Deliverability component.
+    created = [c for c in diff.changes if c.op == CREATE]
+    assert (CREATE, "ses-mail:index:SesMail", "ses-mail") in [(c.op, c.type, c.name) for c in created]
+    assert all(c.type == "ses-mail:index:SesMail" or c.group.kind == "deliverability" for c in created), [
+        (c.type, c.name, c.group) for c in created]
+    # In-place updates, each only of the property its feature changes: identities gain the
+    # stack's configuration set, send policies allow it (issue 10), and secret policies' exemption
+    # became ArnNotLike for the /ses-mail-admin/ patterns (issue 7).
+    allowed = {"aws:secretsmanager/secretPolicy:SecretPolicy": {"policy"},
+               "aws:iam/userPolicy:UserPolicy": {"policy"},
+               "aws:sesv2/emailIdentity:EmailIdentity": {"configurationSetName"}}
+    for change in diff.changes:
+        if change.op == UPDATE:
+            assert {p.top for p in change.properties} <= allowed.get(change.type, set()), (
+                change.type, change.name, change.properties)
+    assert diff.outputs_changed == ["deliverability", "verification"]  # new outputs (issue 10)
     # Every resource of the old stack is still there, at its old URN or through an alias.
     assert diff.unchanged + diff.count(UPDATE) == sum(1 for r in base_resources if r.custom)
 
@@ -179,7 +190,10 @@ def test_the_aliases_are_what_keeps_the_resources(base_runs, rosters, monkeypatc
     base_resources, _ = _base_snapshot(base_runs["basic"])
     head_resources, _ = _head_snapshot(rosters["basic"])
     diff = diff_stack(base_resources, head_resources)
-    assert diff.count(DELETE) == diff.count(CREATE) == sum(1 for r in base_resources if r.custom) > 0
+    old = sum(1 for r in base_resources if r.custom)
+    assert diff.count(DELETE) == old > 0
+    recreated = {(c.type, c.name) for c in diff.changes if c.op == CREATE}
+    assert {(r.type, r.name) for r in base_resources if r.custom} <= recreated
 
 
 def test_children_inherit_the_components_root_alias(rosters):

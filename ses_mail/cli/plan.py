@@ -23,8 +23,6 @@ SECRET_FIELDS = {"secret", "sesSmtpPasswordV4", "encryptedSecret", "encryptedSes
 
 # What to show of each resource type's inputs: the values a reviewer must check.
 _SUMMARY: dict[str, Any] = {
-    "aws:sesv2/emailIdentity:EmailIdentity": lambda i: f"identity={i['emailIdentity']} region={i.get('region')} "
-    f"dkim={i.get('dkimSigningAttributes', {}).get('nextSigningKeyLength')}",
     "aws:sesv2/emailIdentityMailFromAttributes:EmailIdentityMailFromAttributes":
         lambda i: f"mail_from={i['mailFromDomain']} on_mx_failure={i.get('behaviorOnMxFailure')}",
     "aws:route53/record:Record": lambda i: f"{i['name']} {i['type']} {' | '.join(i['records'])} (ttl {int(i['ttl'])})",
@@ -36,7 +34,49 @@ _SUMMARY: dict[str, Any] = {
     + (f" kms={i['kmsKeyId']}" if i.get("kmsKeyId") else ""),
     "aws:secretsmanager/secretPolicy:SecretPolicy": lambda i: "readers-only resource policy",
     "aws:secretsmanager/secretVersion:SecretVersion": lambda i: "secret_string=[secret]",
+    "aws:sesv2/emailIdentity:EmailIdentity": lambda i: f"identity={i['emailIdentity']} region={i.get('region')} "
+    f"dkim={i.get('dkimSigningAttributes', {}).get('nextSigningKeyLength')}"
+    + (f" configuration_set={i['configurationSetName']}" if i.get("configurationSetName") else ""),
+    "aws:sesv2/configurationSet:ConfigurationSet": lambda i: f"name={i['configurationSetName']} "
+    f"tls={(i.get('deliveryOptions') or {}).get('tlsPolicy')} "
+    f"reputation_metrics={(i.get('reputationOptions') or {}).get('reputationMetricsEnabled')} "
+    f"sending={(i.get('sendingOptions') or {}).get('sendingEnabled')}",
+    "aws:sesv2/configurationSetEventDestination:ConfigurationSetEventDestination": lambda i: _destination(i),
+    "aws:sns/topic:Topic": lambda i: f"name={i['name']}",
+    "aws:sns/topicPolicy:TopicPolicy": lambda i: _topic_policy(i),
+    "aws:sns/topicSubscription:TopicSubscription": lambda i: f"{i['protocol']} {i['endpoint']}"
+    + (" (must confirm)" if i["protocol"] != "sqs" else " (queue policy must allow the topic)"),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": lambda i: f"{i.get('namespace')} {i.get('metricName')} "
+    f">= {_rate(i.get('threshold'))} ({i.get('statistic')} over {int(i.get('period', 0))}s)",
+    "aws:sesv2/accountSuppressionAttributes:AccountSuppressionAttributes":
+        lambda i: f"account-wide suppression of {','.join(i.get('suppressedReasons') or [])}",
+    "aws:ses/domainIdentityVerification:DomainIdentityVerification":
+        lambda i: f"pulumi up waits for {i['domain']} to be verified",
 }
+
+
+def _rate(value: Any) -> str:
+    return f"{float(value) * 100:g}%" if value is not None else "?"
+
+
+def _destination(inputs: dict[str, Any]) -> str:
+    d = inputs.get("eventDestination") or {}
+    where = ("sns " + d["snsDestination"]["topicArn"] if d.get("snsDestination") else
+             "cloudwatch by " + ",".join(c["dimensionName"] for c in d.get("cloudWatchDestination", {}).get("dimensionConfigurations", [])))
+    return f"{where} events={','.join(d.get('matchingEventTypes') or [])}"
+
+
+def _topic_policy(inputs: dict[str, Any]) -> str:
+    import json
+
+    statements = json.loads(inputs["policy"]).get("Statement", [])
+    return "publish: " + "; ".join(
+        f"{s['Principal']['Service']} if SourceArn {','.join(_as_list(s['Condition']['ArnEquals']['AWS:SourceArn']))}"
+        for s in statements)
+
+
+def _as_list(value: Any) -> list[str]:
+    return [value.rsplit(':', 1)[-1].rsplit('/', 1)[-1] for value in (value if isinstance(value, list) else [value])]
 
 
 #: Component headers as the plan prints them, by the diff's group kinds.
@@ -94,6 +134,7 @@ def render(run: ProgramRun) -> str:
              r["value"]] for r in run.outputs.get("dns_records") or []]
     out.extend(_table(rows, ["NAME", "TYPE", "TTL", "PUBLISHED BY", "VALUE"]))
     out.append("")
+    out.extend(_deliverability_notes(run))
     creds = run.outputs.get("smtp_credentials") or {}
     secret = "smtp_credentials" in run.secret_outputs
     out.append(f"SMTP credentials: {len(creds)} people, exported as a {'Pulumi secret' if secret else 'PLAIN VALUE (bug!)'} "
@@ -105,6 +146,36 @@ def render(run: ProgramRun) -> str:
             for address, info in sorted(senders.items())]
     out.extend(_table(rows, ["ADDRESS", "IAM USER", "SMTP HOST", "PORT", "STATUS", "DELIVERY", "KEY", "RESTRICTIONS"]))
     return "\n".join(out)
+
+
+def _deliverability_notes(run: ProgramRun) -> list[str]:
+    """Configuration set, alarms, verification records and DMARC report authorisations, in words."""
+    info = run.outputs.get("deliverability") or {}
+    out = ["Deliverability (stack output `deliverability`):"]
+    if info.get("configuration_set"):
+        out.append(f"  configuration set {info['configuration_set']}: default of every identity, TLS {info['tls_policy']}; "
+                   f"events to the feedback topic: {', '.join(info['event_types']['sns'])}; "
+                   f"counted per person in CloudWatch by {info['event_types']['cloudwatch_dimension']}")
+    else:
+        out.append("  no configuration set (deliverability.configuration_set: false): sends through any set are refused")
+    for alarm in (info.get("alarms") or {}).values():
+        out.append(f"  alarm {alarm['name']}: {alarm['metric']} >= {_rate(alarm['threshold'])} (AWS reviews at {_rate(alarm['aws_review_level'])})")
+    subscribers = info.get("subscribers") or []
+    out.append("  feedback subscribers: " + (", ".join(subscribers) if subscribers else
+                                             "none (add deliverability.notify, or nobody hears of bounces)"))
+    if info.get("account_suppression"):
+        out.append(f"  account-level suppression list: {', '.join(info['account_suppression'])} (account-wide)")
+    for auth in info.get("dmarc_report_authorizations") or []:
+        who = "published by this stack" if auth["published_by"] == "this stack" else \
+            f"ACTION NEEDED: {auth['report_domain']} must publish it, or receivers send no reports"
+        out.append(f"  DMARC reports of {auth['domain']} go to {auth['report_domain']}: {auth['name']} TXT v=DMARC1 ({who})")
+    for domain, v in sorted((run.outputs.get("verification") or {}).items()):
+        wait = v.get("pulumi_up_waits_minutes")
+        out.append(f"  {domain} is verified when its {len(v.get('must_resolve') or [])} DKIM CNAMEs resolve publicly; "
+                   + (f"pulumi up waits up to {wait} min" if wait else "pulumi up does not wait")
+                   + f"; MAIL FROM MX missing -> {v.get('mail_from_on_mx_failure')}")
+    out.append("")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,7 @@ import pulumi_aws as aws
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.settings import monitor_supports_feature
 
+from ses_mail.components.deliverability import Deliverability
 from ses_mail.components.outputs import gather
 from ses_mail.components.sending_domain import SendingDomain
 from ses_mail.components.smtp_sender import SecretsManagerOptions, SmtpSender, finish_status
@@ -34,6 +35,7 @@ from ses_mail.roster.restrictions import (
     normalize_policy_arn,
     normalize_principal_arn,
 )
+from ses_mail.specs import deliverability as deliverability_spec
 from ses_mail.specs.iam_policy import SECRET_ADMIN_PATH, arn_matches, default_secret_admins
 from ses_mail.specs.naming import IAM_USER_PATH
 
@@ -61,6 +63,9 @@ class SesMailArgs(TypedDict):
       `pulumi up` must be one). Default: every role and user under the IAM path
       `/ses-mail-admin/` of the account (the same for every principal, so a preview role and the
       deploy role plan the same policy).
+    - `bounce_rate_alarm`, `complaint_rate_alarm`: account reputation rates (fractions) at which
+      the CloudWatch alarms notify the feedback topic. Default: 0.02 and 0.0005, well below SES's
+      review levels of 5% and 0.1% (README, Deliverability).
     """
 
     roster: str
@@ -75,6 +80,10 @@ class SesMailArgs(TypedDict):
     """KMS key for the Secrets Manager secrets (delivery secrets_manager). Default: the account's aws/secretsmanager key."""
     secret_admins: NotRequired[list[str]]
     """IAM role or user ARNs exempt from the secrets' Deny. Default: roles and users under /ses-mail-admin/."""
+    bounce_rate_alarm: NotRequired[float]
+    """Account bounce rate (a fraction, 0.02 = 2%) at which the alarm notifies the feedback topic. Default: 0.02."""
+    complaint_rate_alarm: NotRequired[float]
+    """Account complaint rate (a fraction, 0.0005 = 0.05%) at which the alarm notifies. Default: 0.0005."""
 
 
 class DnsRecordRow(TypedDict):
@@ -111,6 +120,8 @@ class Settings:
     permissions_boundary: Optional[str]
     secrets_kms_key: Optional[str]
     secret_admins: tuple[str, ...]
+    bounce_alarm: float = deliverability_spec.DEFAULT_BOUNCE_ALARM
+    complaint_alarm: float = deliverability_spec.DEFAULT_COMPLAINT_ALARM
 
 
 def check_args(name: str, args: Mapping[str, Any]) -> Settings:
@@ -153,9 +164,24 @@ def check_args(name: str, args: Mapping[str, Any]) -> Settings:
             admins.append(normalize_principal_arn(item))
         except ValueError as err:
             problems.append(f"secret_admins: {item!r} {err}")
+
+    def rate(key: str, pause: float, default: float) -> float:
+        value = args.get(key)
+        if value is None:
+            return default
+        try:
+            return deliverability_spec.parse_rate(str(value), pause_level=pause)
+        except ValueError as err:
+            problems.append(f"{key}: {value!r} {err}")
+            return default
+
+    bounce = rate("bounce_rate_alarm", deliverability_spec.BOUNCE_PAUSE, deliverability_spec.DEFAULT_BOUNCE_ALARM)
+    complaint = rate("complaint_rate_alarm", deliverability_spec.COMPLAINT_PAUSE,
+                     deliverability_spec.DEFAULT_COMPLAINT_ALARM)
     if problems:
         raise pulumi.RunError(f"SesMail {name}: invalid arguments:\n" + "\n".join(f"  - {p}" for p in problems))
-    return Settings(Path(roster), region, iam_path, boundary, kms_key, tuple(admins))  # type: ignore[arg-type]
+    return Settings(Path(roster), region, iam_path, boundary, kms_key, tuple(admins),  # type: ignore[arg-type]
+                    bounce, complaint)
 
 
 def read_roster(path: Path, deployment: Deployment = Deployment()) -> Roster:
@@ -283,6 +309,10 @@ class SesMail(pulumi.ComponentResource):
     """SMTP host, port, username and (delivery output) password of each person, by address. Always secret."""
     credential_status: pulumi.Output[dict[str, dict[str, Any]]]
     """Status, delivery, access key generations and restrictions of each person, by address. Never secret."""
+    deliverability_summary: pulumi.Output[dict[str, Any]]
+    """The configuration set, feedback topic, alarm thresholds and subscribers of the stack."""
+    verification: pulumi.Output[dict[str, Any]]
+    """Per domain: the records that must resolve for SES to verify it, and whether `pulumi up` waits."""
 
     def __init__(self, name: str, args: SesMailArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         # Everything is checked before anything is registered, the component included.
@@ -295,7 +325,9 @@ class SesMail(pulumi.ComponentResource):
                                   "region (`pulumi config set aws:region <region>`)")
         # Limits are measured for this region; the secret admins are known here only when configured.
         configured_admins = settings.secret_admins or None
-        roster = read_roster(settings.roster_path, Deployment(region=region, admins=configured_admins))
+        set_name = deliverability_spec.configuration_set_name(pulumi.get_stack())
+        roster = read_roster(settings.roster_path, Deployment(region=region, admins=configured_admins,
+                                                              configuration_set=set_name))
         if provider is None and any(roster.settings(p).delivery == "pgp" for p in roster.people):
             provider = provider_region(invoke)
         if provider is not None:
@@ -306,7 +338,8 @@ class SesMail(pulumi.ComponentResource):
         if secrets is not None and configured_admins is None:
             # The default admins name this account: measure the secret policies again with exactly
             # what will be written, still before anything is registered.
-            roster = read_roster(settings.roster_path, Deployment(region=region, admins=secrets.admins))
+            roster = read_roster(settings.roster_path, Deployment(region=region, admins=secrets.admins,
+                                                                  configuration_set=set_name))
 
         super().__init__(TYPE, name, None, opts)
         self.roster = roster
@@ -315,16 +348,21 @@ class SesMail(pulumi.ComponentResource):
         def child() -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, aliases=LEGACY_ROOT_ALIASES)
 
+        # Stack-level first: identities name its configuration set, send policies allow it.
+        # (New in 0.3.0, so born under the component: no alias.)
+        self.feedback = Deliverability(roster, stack=pulumi.get_stack(), region=region,
+                                       bounce_alarm=settings.bounce_alarm, complaint_alarm=settings.complaint_alarm,
+                                       opts=pulumi.ResourceOptions(parent=self))
         self.domains: dict[str, SendingDomain] = {
             d.name: SendingDomain(d, region=region, zone_id=zone_ids.get(d.hosted_zone) if d.dns == "route53" else None,
-                                  opts=child())
+                                  opts=child(), **self.feedback.domain_options(d))
             for d in roster.domains
         }
         self.people: dict[str, SmtpSender] = {
             p.email: SmtpSender(p, region=region, identity_arn=self.domains[p.domain].identity_arn,
                                 settings=roster.settings(p), iam_path=settings.iam_path,
                                 permissions_boundary=settings.permissions_boundary, secrets=secrets,
-                                opts=child())
+                                opts=child(), **self.feedback.sender_options())
             for p in roster.people
         }
 
@@ -341,7 +379,11 @@ class SesMail(pulumi.ComponentResource):
         self.identities = gather({d: sd.identity_arn for d, sd in self.domains.items()})
         self.dns_records = pulumi.Output.all(*[d.dns_records for d in self.domains.values()]).apply(
             lambda per_domain: [row for rows in per_domain for row in rows])
+        self.deliverability_summary = self.feedback.summary
+        self.verification = gather({name: d.verification for name, d in self.domains.items()})
         self.register_outputs({
+            "deliverability_summary": self.deliverability_summary,
+            "verification": self.verification,
             "dns_records": self.dns_records,
             "identities": self.identities,
             "senders": self.senders,

@@ -57,7 +57,8 @@ class SmtpSender(pulumi.ComponentResource):
                  settings: Settings | None = None, iam_path: str = IAM_USER_PATH,
                  permissions_boundary: str | None = None,
                  secrets: SecretsManagerOptions | None = None,
-                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+                 opts: Optional[pulumi.ResourceOptions] = None,
+                 configuration_set_arn: Optional[pulumi.Input[str]] = None) -> None:
         super().__init__("ses-mail:index:SmtpSender", person.email, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         address = person.email
@@ -80,14 +81,18 @@ class SmtpSender(pulumi.ComponentResource):
         # Usually the domain identity's Output already, mapped as it is: Output.from_input of an
         # Output adds two more Outputs (and tasks) per person.
         arn = identity_arn if isinstance(identity_arn, pulumi.Output) else pulumi.Output.from_input(identity_arn)
+        if configuration_set_arn is not None:
+            # The stack's configuration set applies to every send: allow exactly it as well.
+            arn = pulumi.Output.all(arn, configuration_set_arn)
         self.policy = aws.iam.UserPolicy(
             person_resource(address, "send-policy"),
             user=self.user.name,
             name=SEND_POLICY_NAME,
             policy=arn.apply(
-                lambda arn: json.dumps(send_as_policy(
-                    address, arn, display_name=settings.display_name,
-                    allowed_ips=settings.allowed_ips, recipients=settings.recipients), sort_keys=True)),
+                lambda arns: json.dumps(send_as_policy(
+                    address, arns if isinstance(arns, str) else arns[0], display_name=settings.display_name,
+                    allowed_ips=settings.allowed_ips, recipients=settings.recipients,
+                    configuration_set_arn=None if isinstance(arns, str) else arns[1]), sort_keys=True)),
             opts=child,
         )
 

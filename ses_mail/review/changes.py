@@ -33,6 +33,14 @@ from typing import Any, Iterable, Mapping, Sequence
 #: - secretsmanager Secret: `name`, `name_prefix`; SecretVersion: `secret_id`, `secret_string`,
 #:   `secret_binary`, `secret_string_wo_version` (a new value is a new version); SecretPolicy:
 #:   `secret_arn`.
+#: - sesv2 ConfigurationSet: `configuration_set_name`; reputation, sending, delivery (TLS) options update.
+#: - sesv2 ConfigurationSetEventDestination: `configuration_set_name`, `event_destination_name`;
+#:   the destination itself (events, topic, dimensions) is UpdateConfigurationSetEventDestination.
+#: - sesv2 AccountSuppressionAttributes: nothing but `region`; deleting it changes nothing in AWS.
+#: - ses DomainIdentityVerification: `domain`; it only waits, deleting it does nothing.
+#: - sns Topic: `name`, `name_prefix`, `fifo_topic`; TopicPolicy: `arn`; TopicSubscription:
+#:   `topic_arn` (Pulumi `topic`), `protocol`, `endpoint`.
+#: - cloudwatch MetricAlarm: `alarm_name` (Pulumi `name`); everything else is PutMetricAlarm.
 #: On top of these, the engine replaces on the resource options `replaceOnChanges` and a changed
 #: `replacementTrigger`, and skips inputs listed in `ignoreChanges` (see `property_changes`).
 REPLACE_ON: dict[str, frozenset[str]] = {
@@ -47,6 +55,15 @@ REPLACE_ON: dict[str, frozenset[str]] = {
     "aws:secretsmanager/secretVersion:SecretVersion":
         frozenset({"secretId", "secretString", "secretBinary", "secretStringWoVersion", "region"}),
     "aws:secretsmanager/secretPolicy:SecretPolicy": frozenset({"secretArn", "region"}),
+    "aws:sesv2/configurationSet:ConfigurationSet": frozenset({"configurationSetName", "region"}),
+    "aws:sesv2/configurationSetEventDestination:ConfigurationSetEventDestination":
+        frozenset({"configurationSetName", "eventDestinationName", "region"}),
+    "aws:sesv2/accountSuppressionAttributes:AccountSuppressionAttributes": frozenset({"region"}),
+    "aws:ses/domainIdentityVerification:DomainIdentityVerification": frozenset({"domain", "region"}),
+    "aws:sns/topic:Topic": frozenset({"name", "namePrefix", "fifoTopic", "region"}),
+    "aws:sns/topicPolicy:TopicPolicy": frozenset({"arn", "region"}),
+    "aws:sns/topicSubscription:TopicSubscription": frozenset({"topic", "protocol", "endpoint", "region"}),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": frozenset({"name", "region"}),
 }
 
 KEY_TYPE = "aws:iam/accessKey:AccessKey"
@@ -56,6 +73,7 @@ TRIGGER = "(replacement trigger)"
 
 #: Component types and what a reviewer calls them; their children are grouped under them.
 COMPONENT_KINDS: dict[str, str] = {
+    "ses-mail:index:Deliverability": "deliverability",
     "ses-mail:index:SendingDomain": "domain",
     "ses-mail:index:SmtpSender": "person",
 }
@@ -89,6 +107,16 @@ CONSEQUENCES: dict[tuple[str, str], str] = {
     ("aws:secretsmanager/secretPolicy:SecretPolicy", "delete"): "read access to the credential secret removed",
     ("aws:secretsmanager/secretVersion:SecretVersion", "delete"): "credential value removed from Secrets Manager",
     ("aws:secretsmanager/secretVersion:SecretVersion", "replace"): "new credential value in Secrets Manager",
+    ("aws:sesv2/configurationSet:ConfigurationSet", "delete"):
+        "configuration set deleted: identities lose their default set, no more feedback events",
+    ("aws:sesv2/configurationSet:ConfigurationSet", "replace"):
+        "configuration set recreated: its reputation metrics start again",
+    ("aws:sesv2/configurationSetEventDestination:ConfigurationSetEventDestination", "delete"):
+        "bounce/complaint events no longer published there",
+    ("aws:sns/topic:Topic", "delete"): "feedback topic deleted with its subscriptions: nobody hears of bounces",
+    ("aws:sns/topic:Topic", "replace"): "feedback topic recreated: email subscribers must confirm again",
+    ("aws:sns/topicSubscription:TopicSubscription", "delete"): "subscriber no longer notified of bounces and alarms",
+    ("aws:cloudwatch/metricAlarm:MetricAlarm", "delete"): "reputation alarm removed",
 }
 
 #: Input names (lowercased, without `_`/`-`) that hold secrets even when the program forgot to
@@ -279,7 +307,7 @@ class StackDiff:
 
 
 def _group_order(group: Group) -> tuple[int, str, str]:
-    return {"domain": 0, "person": 1}.get(group.kind, 2), group.kind, group.name
+    return {"deliverability": 0, "domain": 1, "person": 2}.get(group.kind, 3), group.kind, group.name
 
 
 # --- pure functions ---------------------------------------------------------------------

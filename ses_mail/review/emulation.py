@@ -228,7 +228,62 @@ COMPUTED: dict[str, dict[str, Any]] = {
     "aws:secretsmanager/secretVersion:SecretVersion": {"arn": None, "versionId": None, "versionStages": None},
 }
 
+def _configuration_set(name: str, inputs: dict, mocks: AwsMocks) -> tuple[str, dict]:
+    region = inputs.get("region") or mocks.region
+    set_name = inputs["configurationSetName"]
+    return set_name, {"arn": f"arn:aws:ses:{region}:{ACCOUNT_ID}:configuration-set/{set_name}", "region": region,
+                      "tagsAll": inputs.get("tags", {})}
+
+
+def _event_destination(name: str, inputs: dict, mocks: AwsMocks) -> tuple[str, dict]:
+    # The provider's id: "<configuration set>|<event destination>".
+    return f"{inputs['configurationSetName']}|{inputs['eventDestinationName']}", {
+        "region": inputs.get("region") or mocks.region}
+
+
+def _topic(name: str, inputs: dict, mocks: AwsMocks) -> tuple[str, dict]:
+    region = inputs.get("region") or mocks.region
+    arn = f"arn:aws:sns:{region}:{ACCOUNT_ID}:{inputs['name']}"
+    return arn, {"arn": arn, "owner": ACCOUNT_ID, "region": region, "tagsAll": inputs.get("tags", {})}
+
+
+def _topic_policy(name: str, inputs: dict, mocks: AwsMocks) -> tuple[str, dict]:
+    return inputs["arn"], {"owner": ACCOUNT_ID, "region": inputs.get("region") or mocks.region}
+
+
+def _topic_subscription(name: str, inputs: dict, mocks: AwsMocks) -> tuple[str, dict]:
+    # SNS returns the subscription's ARN even while it awaits confirmation (ReturnSubscriptionArn);
+    # email and https endpoints stay pending until they confirm, a same-account SQS queue does not.
+    arn = f"{inputs['topic']}:fake{_digest('subscription', inputs['endpoint']).hex()[:8]}-0000-4000-8000-000000000000"
+    return arn, {"arn": arn, "ownerId": ACCOUNT_ID, "confirmationWasAuthenticated": False,
+                 "pendingConfirmation": inputs["protocol"] != "sqs", "region": inputs.get("region") or mocks.region}
+
+
+def _metric_alarm(name: str, inputs: dict, mocks: AwsMocks) -> tuple[str, dict]:
+    region = inputs.get("region") or mocks.region
+    alarm = inputs["name"]
+    return alarm, {"arn": f"arn:aws:cloudwatch:{region}:{ACCOUNT_ID}:alarm:{alarm}", "region": region,
+                   "tagsAll": inputs.get("tags", {})}
+
+
+def _account_suppression(name: str, inputs: dict, mocks: AwsMocks) -> tuple[str, dict]:
+    return ACCOUNT_ID, {"region": inputs.get("region") or mocks.region}
+
+
+def _identity_verification(name: str, inputs: dict, mocks: AwsMocks) -> tuple[str, dict]:
+    region = inputs.get("region") or mocks.region
+    return inputs["domain"], {"arn": f"arn:aws:ses:{region}:{ACCOUNT_ID}:identity/{inputs['domain']}", "region": region}
+
+
 _HANDLERS = {
+    "aws:sesv2/configurationSet:ConfigurationSet": _configuration_set,
+    "aws:sesv2/configurationSetEventDestination:ConfigurationSetEventDestination": _event_destination,
+    "aws:sesv2/accountSuppressionAttributes:AccountSuppressionAttributes": _account_suppression,
+    "aws:ses/domainIdentityVerification:DomainIdentityVerification": _identity_verification,
+    "aws:sns/topic:Topic": _topic,
+    "aws:sns/topicPolicy:TopicPolicy": _topic_policy,
+    "aws:sns/topicSubscription:TopicSubscription": _topic_subscription,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": _metric_alarm,
     "aws:sesv2/emailIdentity:EmailIdentity": _email_identity,
     "aws:sesv2/emailIdentityMailFromAttributes:EmailIdentityMailFromAttributes": _mail_from,
     "aws:route53/record:Record": _record,

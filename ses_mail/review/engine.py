@@ -45,6 +45,7 @@ class Options:
     replace_on_changes: tuple[str, ...] = ()
     ignore_changes: tuple[str, ...] = ()
     replacement_trigger: Any = None
+    custom_timeouts: dict[str, str] | None = None  # create/update/delete, as given
 
 
 def alias_of(alias) -> str | AliasSpec:
@@ -86,6 +87,10 @@ class RecordingMonitor(MockMonitor):
             ignore_changes=tuple(request.ignoreChanges),
             replacement_trigger=(json_format.MessageToDict(request.replacement_trigger)
                                  if request.HasField("replacement_trigger") else None),
+            custom_timeouts=({k: v for k, v in (("create", request.customTimeouts.create),
+                                                 ("update", request.customTimeouts.update),
+                                                 ("delete", request.customTimeouts.delete)) if v}
+                             if request.HasField("customTimeouts") else None),
         )
         response = super().RegisterResource(request)
         if self.on_register is not None:

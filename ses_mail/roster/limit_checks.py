@@ -69,6 +69,9 @@ class Deployment:
 
     region: str | None = None
     admins: tuple[str, ...] | None = None
+    #: The stack's configuration set name (ses_mail.specs.deliverability.configuration_set_name),
+    #: when the stack is known; else bounded by the shortest and longest names it can have.
+    configuration_set: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,14 +90,26 @@ def identity_arn_bounds(domain: str, region: str | None) -> tuple[str, str]:
     return tuple(f"arn:{part}:ses:{reg}:{PLACEHOLDER_ACCOUNT}:identity/{domain}" for part, reg in places)  # type: ignore[return-value]
 
 
-def send_policy_length(address: str, arn: str, settings: Settings, *, without: str | None = None) -> int:
+#: Shortest and longest configuration set names the program derives from a stack name
+#: (`ses-mail-` and at least one character; SES's limit of 64).
+_SET_NAME_BOUNDS = ("ses-mail-x", "x" * L.SES_CONFIGURATION_SET_NAME.maximum)
+
+
+def configuration_set_arn_for(identity_arn: str, name: str) -> str:
+    """The configuration set's ARN beside an identity ARN (same partition, region and account)."""
+    return identity_arn.split(":identity/", 1)[0] + f":configuration-set/{name}"
+
+
+def send_policy_length(address: str, arn: str, settings: Settings, *, without: str | None = None,
+                       set_arn: str | None = None) -> int:
     """IAM's count for the person's send policy (the user's only inline policy), optionally
     without one of its options (to tell how much that option takes)."""
     return L.iam_policy_length(send_as_policy(
         address, arn,
         display_name=None if without == "display_name" else settings.display_name,
         allowed_ips=() if without == "allowed_ips" else settings.allowed_ips,
-        recipients=() if without == "recipients" else settings.recipients))
+        recipients=() if without == "recipients" else settings.recipients,
+        configuration_set_arn=set_arn))
 
 
 def check_limits(roster: Roster, file: str, line_of: LineOf, deployment: Deployment = Deployment()) -> LimitReport:
@@ -204,16 +219,21 @@ def _check_person(roster: Roster, i: int, person: Person, deployment: Deployment
     if not L.IAM_NAME_RE.fullmatch(name):
         at(where, address, f"makes its IAM user name {name!r}, which IAM's name pattern {L.IAM_NAME_PATTERN} refuses")
 
-    _check_send_policy(i, person, settings, deployment, at, warnings)
+    _check_send_policy(i, person, settings, deployment, at, warnings,
+                       with_set=roster.deliverability.configuration_set)
     if settings.delivery == "secrets_manager" and settings.secret_readers:
         _check_secret(i, person, settings, deployment, at, warnings)
 
 
 def _check_send_policy(i: int, person: Person, settings: Settings, deployment: Deployment, at: Any,
-                       warnings: list[Problem]) -> None:
+                       warnings: list[Problem], *, with_set: bool = True) -> None:
     address, where = person.email, ("people", i)
     shortest, longest = identity_arn_bounds(person.domain, deployment.region)
-    low, high = (send_policy_length(address, arn, settings) for arn in (shortest, longest))
+    # The stack's configuration set is allowed in every send policy too (unless turned off).
+    names = (deployment.configuration_set,) * 2 if deployment.configuration_set else _SET_NAME_BOUNDS
+    sets = {shortest: configuration_set_arn_for(shortest, names[0]) if with_set else None,
+            longest: configuration_set_arn_for(longest, names[1]) if with_set else None}
+    low, high = (send_policy_length(address, arn, settings, set_arn=sets[arn]) for arn in (shortest, longest))
     limit = L.IAM_USER_INLINE_POLICIES
     over = limit.check(low)
     if not over and not limit.check(high):
@@ -225,7 +245,7 @@ def _check_send_policy(i: int, person: Person, settings: Settings, deployment: D
     for field, present in (("allowed_ips", settings.allowed_ips), ("recipients", settings.recipients),
                            ("display_name", settings.display_name)):
         if present:
-            share = total - send_policy_length(address, arn, settings, without=field)
+            share = total - send_policy_length(address, arn, settings, without=field, set_arn=sets[arn])
             entries = f"{len(present):,} entries, " if isinstance(present, tuple) else ""
             shares.append(f"{field} {share:,} ({entries}{_source(person, field)})")
     detail = (f"; of that, {', '.join(shares)}" if shares else "") + \

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ses_mail.roster.restrictions import (
     normalize_cidr,
+    normalize_subscriber,
     normalize_display_name,
     normalize_pgp_key,
     normalize_principal_arn,
@@ -18,6 +19,7 @@ from ses_mail.roster.restrictions import (
 )
 from ses_mail.roster.identifiers import domain_of, is_dns_label, normalize_address, normalize_domain
 from ses_mail.specs.key_slots import MAX_KEYS_PER_USER
+from ses_mail.specs.limits import SES_VERIFICATION_WINDOW
 
 if TYPE_CHECKING:
     from ses_mail.roster.settings import Settings
@@ -27,6 +29,8 @@ Alignment = Literal["relaxed", "strict"]
 Status = Literal["active", "suspended"]
 Delivery = Literal["output", "pgp", "secrets_manager"]
 DnsHost = Literal["route53", "external"]
+TlsPolicy = Literal["optional", "require"]
+MxFailure = Literal["use_default", "reject"]
 #: `any`: no restriction (and, on a person, no stack default either).
 ANY = "any"
 
@@ -135,6 +139,13 @@ class Domain(_Model):
     dmarc: Dmarc = Field(default_factory=Dmarc, description="DMARC record settings, or false. Default: p=none with no reports.")
     ttl: int = Field(600, ge=60, le=86400, description="TTL in seconds of every record. Default: 600.")
     protect: bool = Field(True, description="Protect the SES identity from deletion by `pulumi up`/`destroy`. Default: true; set false and apply before removing a domain.")
+    mail_from_mx_failure: MxFailure = Field("use_default", description="What SES does when the MAIL FROM subdomain's MX record is missing: use_default (send with amazonses.com as MAIL FROM: mail still goes out, but SPF no longer aligns for DMARC) or reject (refuse to send: nothing leaves unaligned). Default: use_default.")
+    wait_for_verification: bool | int | None = Field(None, description="Make `pulumi up` wait until SES has verified this domain: true (45 minutes at most), a number of minutes (1-4320), or false. Default: deliverability.wait_for_verification.")
+
+    @field_validator("wait_for_verification")
+    @classmethod
+    def _wait(cls, value: bool | int | None) -> bool | int | None:
+        return _wait_minutes(value)
 
     @field_validator("name", "zone")
     @classmethod
@@ -156,6 +167,36 @@ class Domain(_Model):
     @property
     def mail_from_domain(self) -> str:
         return f"{self.mail_from}.{self.name}"
+
+
+def _wait_minutes(value: bool | int | None) -> bool | int | None:
+    if isinstance(value, bool) or value is None:
+        return value
+    if not 1 <= value <= SES_VERIFICATION_WINDOW.maximum:
+        raise ValueError(f"must be true, false or 1-{SES_VERIFICATION_WINDOW.maximum} minutes: "
+                         "SES stops looking for the records after 72 hours")
+    return value
+
+
+class Deliverability(_Model):
+    """Stack-wide deliverability: configuration set, feedback subscribers, suppression, verification."""
+
+    configuration_set: bool = Field(True, description="Create the stack's configuration set (ses-mail-<stack>) with reputation metrics, make it the default of every identity, send its bounce, complaint, reject, delivery-delay and rendering-failure events to the feedback topic and per-person counts to CloudWatch, and allow it in every send policy. false: no set and no event destinations (the feedback topic and alarms stay); every send to which some other configuration set applies is then refused with AccessDenied. Default: true.")
+    tls: TlsPolicy = Field("optional", description="TLS policy of the configuration set for delivery to receivers: optional (STARTTLS when the receiver offers it, else plain) or require (bounce mail to receivers without TLS). Default: optional.")
+    notify: tuple[str, ...] = Field((), description="Subscribers of the feedback topic (bounces, complaints, rejects, delays, rendering failures and the reputation alarms): email addresses (confirmed by the link SNS mails), https:// URLs, or SQS queue ARNs (whose queue policy must let this topic send). Default: none.")
+    account_suppression: bool = Field(False, description="Manage the account-level suppression list as code: addresses that bounced hard or complained are not sent to again. Account-wide (every stack and application of the account in this region). Default: false (left as the account has it).")
+    wait_for_verification: bool | int = Field(False, description="Default for domains[].wait_for_verification: true (45 minutes at most), minutes (1-4320) or false. Default: false (`pulumi up` does not wait).")
+
+    @field_validator("notify", mode="before")
+    @classmethod
+    def _notify(cls, value: Any) -> Any:
+        return _list_of(value, normalize_subscriber, "email addresses, https:// URLs or SQS queue ARNs",
+                        allow_any=False, allow_empty=True)
+
+    @field_validator("wait_for_verification")
+    @classmethod
+    def _wait(cls, value: bool | int) -> bool | int:
+        return _wait_minutes(value)
 
 
 _CIDRS = "CIDRs such as 203.0.113.0/24"
@@ -276,6 +317,7 @@ class Roster(_Model):
     domains: tuple[Domain, ...] = Field(min_length=1, description="Sending domains. Required, at least one.")
     people: tuple[Person, ...] = Field((), description="People allowed to send. Default: none.")
     defaults: Defaults = Field(default_factory=Defaults, description="Stack-wide defaults for display_name, allowed_ips, recipients, delivery and secret_readers. Default: no restrictions, delivery output.")
+    deliverability: Deliverability = Field(default_factory=Deliverability, description="Configuration set, feedback topic subscribers, account suppression list and verification waiting. Default: a configuration set with TLS optional, no subscribers, suppression list untouched, no waiting.")
 
     def domain(self, name: str) -> Domain:
         return next(d for d in self.domains if d.name == name)

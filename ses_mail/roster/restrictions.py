@@ -11,7 +11,7 @@ import binascii
 import ipaddress
 import re
 
-from ses_mail.roster.identifiers import normalize_domain
+from ses_mail.roster.identifiers import normalize_address, normalize_domain
 
 # --- allowed_ips (aws:SourceIp) -------------------------------------------------------------
 
@@ -198,3 +198,26 @@ def normalize_pgp_key(value: str) -> str:
         raise ValueError(f"decodes to an OpenPGP packet of type {tag}, not a public key "
                          "(export the public key with `gpg --export`, never the secret key)")
     return text
+
+
+_SQS_ARN = re.compile(r"arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?")
+_HTTPS_URL = re.compile(r"https://[^\s/?#]+(/[^\s]*)?")
+
+
+def normalize_subscriber(text: str) -> str:
+    """An email address, an `https://` URL or an SQS queue ARN, as SNS subscribes it."""
+    value = text.strip()
+    if value.lower().startswith("arn:"):
+        if not _SQS_ARN.fullmatch(value):
+            raise ValueError("is not an SQS queue ARN (arn:aws:sqs:<region>:<account>:<queue>)")
+        return value
+    if value.lower().startswith("http://"):
+        raise ValueError("is plain HTTP: SNS would post bounce details unencrypted; use https://")
+    if value.lower().startswith("https://"):
+        if not _HTTPS_URL.fullmatch(value):
+            raise ValueError("is not an https:// URL")
+        return value
+    try:
+        return normalize_address(value)
+    except ValueError as err:
+        raise ValueError(f"is not an email address, https:// URL or SQS queue ARN: {err}") from None

@@ -45,7 +45,8 @@ def identity_arn(region: str, account_id: str, identity: str) -> str:
 
 
 def send_as_policy(address: str, identity_arn: str, *, display_name: str | None = None,
-                   allowed_ips: Sequence[str] = (), recipients: Sequence[str] = ()) -> dict[str, Any]:
+                   allowed_ips: Sequence[str] = (), recipients: Sequence[str] = (),
+                   configuration_set_arn: str | None = None) -> dict[str, Any]:
     """Allow SendRawEmail on the domain's identity only when From is exactly `address`.
 
     IgnoreCase: receivers and clients treat addresses case-insensitively, and the roster
@@ -60,6 +61,11 @@ def send_as_policy(address: str, identity_arn: str, *, display_name: str | None 
       (ForAllValues), and there must be recipients at all (Null false): ForAllValues alone
       is true for a request without the key, as the IAM User Guide warns.
     With no options the document is the same as it always was.
+
+    `configuration_set_arn`: when a configuration set applies to a send (the identity's
+    default set, or an X-SES-CONFIGURATION-SET header), SES authorises SendRawEmail on the
+    set's ARN as well as on the identity's; both must be allowed. The set's ARN joins the
+    identity's in the same statement, under the same conditions, and no other set is allowed.
     """
     condition: dict[str, dict[str, Any]] = {"StringEqualsIgnoreCase": {"ses:FromAddress": address}}
     if display_name is not None:
@@ -76,7 +82,7 @@ def send_as_policy(address: str, identity_arn: str, *, display_name: str | None 
                 "Sid": "SendAsOwnAddressOnly",
                 "Effect": "Allow",
                 "Action": SEND_ACTION,
-                "Resource": identity_arn,
+                "Resource": [identity_arn, configuration_set_arn] if configuration_set_arn else identity_arn,
                 "Condition": condition,
             }
         ],

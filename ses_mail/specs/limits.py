@@ -117,6 +117,11 @@ SES_CONFIGURATION_SET_NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
 # botocore sesv2 Tag documentation: "A resource can have as many as 50 tags ... A tag key can
 # contain as many as 128 characters. A tag value can contain as many as 256 characters."
 SES_TAGS_PER_RESOURCE = Limit("tags on an SES resource", 50, "tags", "botocore sesv2 Tag (documentation)")
+# "If Amazon SES is unable to detect the record within 72 hours, the domain's verification status
+# changes to 'Failed'" (SES API Reference GetIdentityVerificationAttributes; the SES Developer Guide,
+# "Verifying a DKIM domain identity", says the same of the DKIM CNAMEs): waiting longer is useless.
+SES_VERIFICATION_WINDOW = Limit("the time SES looks for a domain's verification records", 72 * 60, "minutes",
+                                "SES API Reference: GetIdentityVerificationAttributes")
 
 # --- SNS and CloudWatch (for the releases that add them) --------------------------------------
 # "Policy quotas ... Bytes: 30 kb" (SNS Developer Guide: Amazon SNS API permissions: Actions
@@ -166,7 +171,7 @@ ALL_LIMITS: tuple[Limit, ...] = (
     IAM_USER_INLINE_POLICIES, IAM_POLICY_DOCUMENT, IAM_USERS_PER_ACCOUNT, IAM_USER_NAME, IAM_PATH,
     IAM_ACCESS_KEYS_PER_USER, IAM_TAG_KEY, IAM_TAG_VALUE, IAM_TAGS_PER_USER, IAM_POLICY_NAME,
     SECRET_RESOURCE_POLICY, SECRET_VALUE, SECRET_NAME, SECRET_DESCRIPTION,
-    SES_IDENTITIES_PER_REGION, SES_CONFIGURATION_SET_NAME, SES_TAGS_PER_RESOURCE,
+    SES_IDENTITIES_PER_REGION, SES_CONFIGURATION_SET_NAME, SES_TAGS_PER_RESOURCE, SES_VERIFICATION_WINDOW,
     SNS_TOPIC_POLICY, SNS_TOPIC_NAME, CLOUDWATCH_ALARM_NAME,
     DNS_LABEL, DNS_NAME, DNS_NAME_WIRE, TXT_STRING, ROUTE53_RECORD_VALUE, ROUTE53_RECORDS_PER_ZONE,
     SMTP_LOCAL_PART, SMTP_DOMAIN, SMTP_PATH,
