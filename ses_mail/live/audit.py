@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 
 from ses_mail.live.clients import ClientFactory
 from ses_mail.live.findings import (
-    Finding, KeyState, check_keys, check_person_rates, check_unlisted_users, check_user, failing,
+    Finding, KeyState, check_keys, check_person_rates, check_unlisted_users, check_user, failing, next_hour,
 )
 from ses_mail.live.target import Target
 from ses_mail.roster import Person
@@ -172,7 +172,8 @@ def activity(clients: ClientFactory, users: list[str], *, now: datetime, days: i
             "Metric": {"Namespace": METRIC_NAMESPACE, "MetricName": METRICS[k],
                        "Dimensions": [{"Name": CALLER_DIMENSION, "Value": u}]},
             "Period": 86400, "Stat": "Sum"}} for qid, u, k in chunk]
-        kwargs = {"MetricDataQueries": request, "StartTime": now - timedelta(days=days), "EndTime": now}
+        end = next_hour(now)
+        kwargs = {"MetricDataQueries": request, "StartTime": end - timedelta(days=days), "EndTime": end}
         while True:
             response = cloudwatch.get_metric_data(**kwargs)
             for result in response["MetricDataResults"]:

@@ -17,7 +17,7 @@ from ses_mail.live.clients import ClientFactory
 from ses_mail.live.dns_check import Resolver
 from ses_mail.live.findings import (
     Answer, Finding, check_account, check_data_beside_cname, check_delegation, check_identity,
-    check_record, check_reputation, failing,
+    check_record, check_reputation, failing, next_hour,
 )
 from ses_mail.live.target import Target
 from ses_mail.roster import Domain
@@ -80,13 +80,15 @@ def route53_zone(clients: ClientFactory, zone: str) -> Optional[dict[str, Any]]:
     r53 = clients("route53")
     wanted = zone.rstrip(".").lower() + "."
     found = None
-    for page in r53.get_paginator("list_hosted_zones_by_name").paginate(DNSName=wanted):
-        for z in page["HostedZones"]:
-            if z["Name"].lower() == wanted and not z.get("Config", {}).get("PrivateZone"):
-                found = z
-                break
-        if found or any(z["Name"].lower() > wanted for z in page["HostedZones"]):
+    kwargs: dict[str, Any] = {"DNSName": wanted}
+    while found is None:  # zones come sorted by name from `wanted` on: stop once past it
+        page = r53.list_hosted_zones_by_name(**kwargs)
+        zones = page.get("HostedZones", [])
+        found = next((z for z in zones if z["Name"].lower() == wanted
+                      and not z.get("Config", {}).get("PrivateZone")), None)
+        if found or not page.get("IsTruncated") or any(z["Name"].lower() != wanted for z in zones):
             break
+        kwargs = {"DNSName": page["NextDNSName"], "HostedZoneId": page["NextHostedZoneId"]}
     if found is None:
         return None
     detail = r53.get_hosted_zone(Id=found["Id"])
@@ -145,8 +147,9 @@ def latest_reputation(clients: ClientFactory, now: datetime) -> tuple[Optional[f
     queries = [{"Id": id_, "MetricStat": {"Metric": {"Namespace": REPUTATION_NAMESPACE, "MetricName": metric},
                                           "Period": 3600, "Stat": "Average"}, "ReturnData": True}
                for id_, metric in (("bounce", BOUNCE_METRIC), ("complaint", COMPLAINT_METRIC))]
-    response = cloudwatch.get_metric_data(MetricDataQueries=queries, StartTime=now - REPUTATION_WINDOW,
-                                          EndTime=now, ScanBy="TimestampDescending")
+    end = next_hour(now)
+    response = cloudwatch.get_metric_data(MetricDataQueries=queries, StartTime=end - REPUTATION_WINDOW,
+                                          EndTime=end, ScanBy="TimestampDescending")
     latest: dict[str, Optional[float]] = {"bounce": None, "complaint": None}
     for result in response["MetricDataResults"]:
         pairs = sorted(zip(result.get("Timestamps", []), result.get("Values", [])), reverse=True)

@@ -32,6 +32,13 @@ class Finding:
                 "message": self.message, "fix": self.fix, "details": dict(self.details)}
 
 
+def next_hour(moment: datetime) -> datetime:
+    """`moment` rounded up to the hour: CloudWatch answers best for periods aligned to hours, and
+    an end time at the hour after now includes the latest datapoint."""
+    floor = moment.replace(minute=0, second=0, microsecond=0)
+    return floor if floor == moment else floor + timedelta(hours=1)
+
+
 def failing(findings: Iterable[Finding]) -> list[Finding]:
     """Findings that make a command exit 1 (errors and warnings)."""
     return [f for f in findings if f.severity in (ERROR, WARNING)]
@@ -148,7 +155,8 @@ def check_data_beside_cname(name: str, cname: Optional[str], other_types: Sequen
 def check_delegation(zone: str, public_ns: Optional[Sequence[str]], route53_ns: Optional[Sequence[str]],
                      *, error: Optional[str] = None) -> list[Finding]:
     """The zone's public NS set against the Route 53 zone's name servers (which hold the records)."""
-    details = {"zone": zone, "public": sorted(public_ns or []), "route53": sorted(route53_ns or [])}
+    details = {"zone": zone, "public": sorted(normalize_value("NS", n) for n in public_ns or []),
+               "route53": sorted(normalize_value("NS", n) for n in route53_ns or [])}
     if error:
         return [Finding("delegation-query-failed", ERROR, zone, f"the NS query for {zone} failed: {error}",
                         "check --resolver and the network; run again", details)]
