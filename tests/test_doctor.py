@@ -412,6 +412,19 @@ def test_clients_refuse_writes_before_sending(aws):
     assert boto3.client("iam").list_users()["Users"] == []
 
 
+def test_the_tests_recorder_fails_on_any_write(aws):
+    """The recorder every test's clients carry is itself able to fail (without the runtime guard)."""
+    from tests.support.live_aws import WriteAttempted
+
+    calls = Calls()
+    iam = calls.attach(boto3.client("iam"))
+    iam.list_users()
+    with pytest.raises(WriteAttempted):
+        iam.create_user(UserName="smtp-x@test1.com")
+    assert calls.made == ["iam:ListUsers", "iam:CreateUser"]
+    assert boto3.client("iam").list_users()["Users"] == []
+
+
 def test_no_credentials_is_a_clean_exit_2(tmp_path, capsys, monkeypatch):
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)

@@ -127,3 +127,21 @@ def readme_policy(heading: str) -> dict[str, Any]:
     block = re.search(r"```json\n(.*?)```", text[start:], re.S)
     assert block, f"no JSON policy after {heading!r} in README.md"
     return json.loads(block.group(1))
+
+
+def add_user_boundaries(iam: Any, boundaries: dict[str, str]) -> None:
+    """moto keeps no permissions boundary on IAM users (it has them on roles only): add AWS's
+    `User.PermissionsBoundary` to its GetUser answers for `boundaries` (user name: policy ARN),
+    checked against the API model's output shape as the Stubber checks its answers."""
+    from botocore.validate import ParamValidator
+
+    def add(parsed=None, model=None, **_: Any) -> None:
+        user = (parsed or {}).get("User") or {}
+        if user.get("UserName") in boundaries:
+            user["PermissionsBoundary"] = {"PermissionsBoundaryType": "PermissionsBoundaryPolicy",
+                                           "PermissionsBoundaryArn": boundaries[user["UserName"]]}
+            report = ParamValidator().validate({k: v for k, v in parsed.items() if k != "ResponseMetadata"},
+                                               model.output_shape)
+            assert not report.has_errors(), report.generate_report()
+
+    iam.meta.events.register("after-call.iam.GetUser", add)
