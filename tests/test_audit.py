@@ -158,6 +158,7 @@ def test_key_not_created_by_the_program(tmp_path, capsys, aws):
     assert codes(report) == {"key-extra": [TARO]}
     [finding] = report["findings"]
     assert finding["details"]["expected"] == 1 and extra in finding["details"]["keys"]
+    assert extra in finding["message"] and extra in finding["fix"]
 
 
 def test_rotating_person_missing_a_key(tmp_path, capsys, aws):

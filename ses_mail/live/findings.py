@@ -316,11 +316,12 @@ def check_keys(subject: str, keys: Sequence[KeyState], *, expected_count: int, s
     want = "Inactive" if suspended else "Active"
     ids = [k.id for k in keys]
     if len(keys) > expected_count:
-        ordered = sorted(keys, key=lambda k: k.created)
-        extra = ordered[: len(keys) - expected_count]
+        # The program's keys are the oldest (it never creates a key beside a third): the newest
+        # are the ones made by someone else.
+        extra = sorted(keys, key=lambda k: k.created)[expected_count:]
         findings.append(Finding("key-extra", ERROR, subject,
                                 f"{len(keys)} access keys, but the roster implies {expected_count}: "
-                                f"{', '.join(k.id for k in extra)} not created by the program (or left from a rotation)",
+                                f"{', '.join(k.id for k in extra)} (the newest) was not created by the program",
                                 f"delete it (`aws iam delete-access-key --user-name {subject} --access-key-id "
                                 f"{extra[0].id}`) after checking CloudTrail for who made it",
                                 {"keys": ids, "expected": expected_count}))
