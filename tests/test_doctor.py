@@ -146,7 +146,7 @@ def test_text_output_is_a_table_without_colour_when_piped(tmp_path, capsys, zone
     assert "\x1b[" not in out  # no colour codes in a pipe
     assert "test1.com  verified=yes dkim=PENDING" in out
     assert "dkim-pending" in out and "sandbox" in out and "request production access" in out
-    assert "production_access=NO (sandbox)" in out
+    assert "production_access=NO (sandbox)" in out and "quota=10/200 per 24h, 1/s" in out
 
 
 # --- records missing, wrong, duplicated, not yet public --------------------------------------------
@@ -438,6 +438,20 @@ def test_no_credentials_is_a_clean_exit_2(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith("error: no AWS credentials") and "Traceback" not in err
+
+
+def test_access_denied_is_exit_2_naming_the_call(tmp_path, capsys, zone):
+    path = tmp_path / "roster.yaml"
+    path.write_text(ROSTER, encoding="utf-8")
+    ses, stubber = ses_client()
+    stubber.add_client_error("get_email_identity", service_error_code="AccessDeniedException", http_status_code=403,
+                             service_message="User is not authorized to perform: ses:GetEmailIdentity")
+    with stubber, serve_zone(healthy_rows(zone)) as dns:
+        code = doctor_cli.main(["--roster", str(path), "--region", REGION, "--resolver", dns.address],
+                               clients=factory(Calls(), stubbed={"sesv2": ses}))
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    assert captured.err.startswith("error: GetEmailIdentity: AccessDeniedException") and "README" in captured.err
 
 
 def test_usage_errors_exit_2(tmp_path, capsys):

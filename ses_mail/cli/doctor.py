@@ -96,9 +96,13 @@ def render(report, out) -> None:
 
     def pct(v):
         return "-" if v is None else f"{v:.2%}"
+
+    def num(v):
+        return "-" if v is None else f"{v:g}"
     out.print(f"[bold]account[/]  production_access={'yes' if a['production_access'] else 'NO (sandbox)'} "
               f"sending={'enabled' if a['sending_enabled'] else 'DISABLED'} enforcement={a['enforcement_status']} "
-              f"quota={quota['sent_last_24_hours']}/{quota['max_24_hour_send']} per 24h, {quota['max_send_rate']}/s "
+              f"quota={num(quota['sent_last_24_hours'])}/{num(quota['max_24_hour_send'])} per 24h, "
+              f"{num(quota['max_send_rate'])}/s "
               f"bounce={pct(a['bounce_rate'])} (alarm {pct(a['bounce_alarm'])}) "
               f"complaint={pct(a['complaint_rate'])} (alarm {pct(a['complaint_alarm'])})")
     out.print()

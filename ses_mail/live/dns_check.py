@@ -47,7 +47,10 @@ class Resolver:
             if not host:
                 raise ValueError(f"--resolver {server!r}: no host")
         else:
-            system = dns.resolver.get_default_resolver()
+            try:
+                system = dns.resolver.get_default_resolver()
+            except dns.resolver.NoResolverConfiguration:
+                raise ValueError("no system DNS resolver is configured: give --resolver HOST[:PORT]") from None
             host, port = system.nameservers[0], system.port
         self.host, self.port, self.timeout = host, port, timeout
 
