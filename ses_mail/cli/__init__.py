@@ -12,6 +12,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("ses_mail.cli.validate", "check roster files, without the Pulumi engine (pre-commit hook)"),
     "schema": ("ses_mail.cli.schema", "print, write or check the roster's JSON Schema"),
     "credentials": ("ses_mail.cli.credentials", "one person's SMTP settings from `pulumi stack output --json --show-secrets`"),
+    "doctor": ("ses_mail.cli.doctor", "check the live account: SES identities, public DNS, sandbox, reputation (read-only)"),
+    "audit": ("ses_mail.cli.audit", "check IAM users and access keys against the roster, and drift (read-only)"),
 }
 EXIT_USAGE = 2
 

@@ -47,3 +47,11 @@ def _stderr_console():
     from rich.console import Console
 
     return Console(stderr=True)
+
+
+def status(message: str):
+    """A spinner with `message` on stderr while a long step runs, when stderr is a terminal."""
+    if not interactive():
+        from contextlib import nullcontext
+        return nullcontext()
+    return _stderr_console().status(message)

@@ -1,0 +1,95 @@
+"""What a live command checks: the roster, the SES region and the stack settings that matter.
+
+`--stack S` reads `Pulumi.<S>.yaml` of the project (roster, `ses-mail:region` or `aws:region`,
+`iamPath`, `permissionsBoundary`, `bounceRateAlarm`, `complaintRateAlarm`); `--roster FILE` takes
+a roster alone, with the defaults. `--region` wins over both; without any, the standard AWS
+configuration's region (AWS_REGION, the profile) is used.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from ses_mail.live.findings import DEFAULT_BOUNCE_ALARM, DEFAULT_COMPLAINT_ALARM, parse_rate
+from ses_mail.project import NAMESPACE, ProjectNotFound, find_project
+from ses_mail.roster import Roster, RosterError, load_roster
+from ses_mail.roster.identifiers import is_aws_region
+from ses_mail.roster.restrictions import normalize_iam_path, normalize_policy_arn
+from ses_mail.specs.naming import IAM_USER_PATH
+
+DEFAULT_STACK = "dev"
+
+
+class TargetError(Exception):
+    """Bad usage or input: the command exits 2 with this message."""
+
+
+@dataclass(frozen=True)
+class Target:
+    roster: Roster
+    roster_path: Path
+    region: str
+    stack: Optional[str] = None
+    iam_path: str = IAM_USER_PATH
+    permissions_boundary: Optional[str] = None
+    bounce_alarm: float = DEFAULT_BOUNCE_ALARM
+    complaint_alarm: float = DEFAULT_COMPLAINT_ALARM
+
+
+def _setting(config: dict[str, str], key: str, normalize, default):
+    raw = config.get(f"{NAMESPACE}:{key}")
+    if raw is None or not str(raw).strip():
+        return default
+    try:
+        return normalize(str(raw))
+    except ValueError as err:
+        raise TargetError(f"stack config {NAMESPACE}:{key} {raw!r} {err}") from None
+
+
+def resolve_target(*, stack: Optional[str], roster: Optional[str], region: Optional[str],
+                   project_dir: Optional[str] = None) -> Target:
+    if stack and roster:
+        raise TargetError("give --stack or --roster, not both")
+    config: dict[str, str] = {}
+    if roster:
+        path = Path(roster)
+    else:
+        stack = stack or DEFAULT_STACK
+        try:
+            project = find_project(project_dir)
+        except ProjectNotFound as err:
+            raise TargetError(f"{err} (or give --roster FILE)") from None
+        if not project.stack_file(stack).exists():
+            raise TargetError(f"no stack {stack!r}: {project.stack_file(stack)} does not exist")
+        config = project.stack_config(stack)
+        path = project.roster_of(config)
+    try:
+        loaded = load_roster(path)
+    except FileNotFoundError:
+        raise TargetError(f"roster {path} does not exist") from None
+    except RosterError as err:
+        raise TargetError(str(err)) from None
+    region = (region or config.get(f"{NAMESPACE}:region") or config.get("aws:region")
+              or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or _profile_region())
+    if not region:
+        raise TargetError("no region: give --region (or set ses-mail:region in the stack, or AWS_REGION)")
+    if not is_aws_region(region):
+        raise TargetError(f"{region!r} is not an AWS region code such as eu-west-1")
+    return Target(
+        roster=loaded, roster_path=path, region=region, stack=None if roster else stack,
+        iam_path=_setting(config, "iamPath", normalize_iam_path, IAM_USER_PATH),
+        permissions_boundary=_setting(config, "permissionsBoundary", normalize_policy_arn, None),
+        bounce_alarm=_setting(config, "bounceRateAlarm", parse_rate, DEFAULT_BOUNCE_ALARM),
+        complaint_alarm=_setting(config, "complaintRateAlarm", parse_rate, DEFAULT_COMPLAINT_ALARM),
+    )
+
+
+def _profile_region() -> Optional[str]:
+    try:
+        import botocore.session
+
+        return botocore.session.get_session().get_config_variable("region")
+    except Exception:  # noqa: BLE001 - a broken profile is reported by the first AWS call instead
+        return None

@@ -1,0 +1,147 @@
+"""AWS for the live commands' tests: moto for IAM, STS, CloudWatch and Route 53; botocore's Stubber
+for SES v2 (moto's has no GetAccount, no DKIM tokens, and never verifies an identity).
+
+`Calls` records every operation a command's clients attempt (before botocore sends it) and fails
+the test at once on anything that is not a read; the same record proves the README's IAM policy
+allows every call. Stubbed SES v2 answers are validated by the Stubber against AWS's API model,
+both ways: a request or response shape AWS would not accept fails the test.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import boto3
+from botocore.stub import Stubber
+
+from ses_mail.live.clients import guard
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+REGION = "eu-west-1"
+#: IAM action prefix of each boto3 service name (the SES v2 API's actions are `ses:`).
+ACTION_PREFIX = {"sesv2": "ses", "iam": "iam", "sts": "sts", "cloudwatch": "cloudwatch", "route53": "route53"}
+
+
+class WriteAttempted(AssertionError):
+    pass
+
+
+class Calls:
+    """Every `service:Operation` the command's clients attempted, in order."""
+
+    def __init__(self) -> None:
+        self.made: list[str] = []
+
+    def attach(self, client: Any) -> Any:
+        service = client.meta.service_model.service_name
+
+        def record(model=None, **_: Any) -> None:
+            action = f"{ACTION_PREFIX[service]}:{model.name}"
+            self.made.append(action)
+            if not model.name.startswith(("Get", "List", "Describe")):
+                raise WriteAttempted(f"{action} is not a read: the live commands must be read-only")
+
+        client.meta.events.register_first("before-call.*.*", record)
+        return client
+
+    @property
+    def actions(self) -> set[str]:
+        return set(self.made)
+
+
+def ses_client(region: str = REGION) -> tuple[Any, Stubber]:
+    client = boto3.client("sesv2", region_name=region, aws_access_key_id="testing",
+                          aws_secret_access_key="testing", endpoint_url="http://127.0.0.1:9")
+    return client, Stubber(client)
+
+
+def factory(calls: Calls, *, region: str = REGION, stubbed: Optional[dict[str, Any]] = None) -> Callable[[str], Any]:
+    """A ClientFactory: moto-backed boto3 clients (or `stubbed` ones), guarded and recorded."""
+    cache: dict[str, Any] = {}
+
+    def make(service: str) -> Any:
+        if service not in cache:
+            client = (stubbed or {}).get(service) or boto3.client(service, region_name=region)
+            cache[service] = calls.attach(guard(client))
+        return cache[service]
+
+    make.region = region  # type: ignore[attr-defined]
+    return make
+
+
+# --- SES v2 answers, shaped as AWS documents them --------------------------------------------
+
+TOKENS = ("tok1aaaaaaaaaaaaaaaaaaaaaaaaaaaa", "tok2bbbbbbbbbbbbbbbbbbbbbbbbbbbb", "tok3cccccccccccccccccccccccccccc")
+
+
+def identity(domain: str, *, verified: bool = True, dkim: str = "SUCCESS", tokens=TOKENS,
+             mail_from: Optional[str] = None, mail_from_status: str = "SUCCESS",
+             configuration_set: Optional[str] = "ses-mail", signing: bool = True) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "IdentityType": "DOMAIN",
+        "FeedbackForwardingStatus": True,
+        "VerifiedForSendingStatus": verified,
+        "VerificationStatus": "SUCCESS" if verified else "PENDING",
+        "DkimAttributes": {"SigningEnabled": signing, "Status": dkim, "Tokens": list(tokens),
+                           "SigningAttributesOrigin": "AWS_SES", "NextSigningKeyLength": "RSA_2048_BIT",
+                           "CurrentSigningKeyLength": "RSA_2048_BIT"},
+        "MailFromAttributes": {"MailFromDomain": mail_from or f"mail.{domain}",
+                               "MailFromDomainStatus": mail_from_status,
+                               "BehaviorOnMxFailure": "USE_DEFAULT_VALUE"},
+        "Policies": {},
+        "Tags": [],
+    }
+    if configuration_set:
+        answer["ConfigurationSetName"] = configuration_set
+    return answer
+
+
+def account(*, production: bool = True, sending: bool = True, enforcement: str = "HEALTHY",
+            sent: float = 10.0, max_send: float = 50000.0) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "DedicatedIpAutoWarmupEnabled": False,
+        "EnforcementStatus": enforcement,
+        "ProductionAccessEnabled": production,
+        "SendQuota": {"Max24HourSend": max_send if production else 200.0, "MaxSendRate": 14.0 if production else 1.0,
+                      "SentLast24Hours": sent},
+        "SendingEnabled": sending,
+        "SuppressionAttributes": {"SuppressedReasons": ["BOUNCE", "COMPLAINT"]},
+    }
+    return answer
+
+
+def not_found(stubber: Stubber, domain: str) -> None:
+    stubber.add_client_error("get_email_identity", service_error_code="NotFoundException",
+                             service_message=f"Email identity {domain} does not exist.", http_status_code=404,
+                             expected_params={"EmailIdentity": domain})
+
+
+# --- the README's policies ------------------------------------------------------------------
+
+def readme_policy(heading: str) -> dict[str, Any]:
+    """The first ```json block after `heading` in README.md."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index(heading)
+    block = re.search(r"```json\n(.*?)```", text[start:], re.S)
+    assert block, f"no JSON policy after {heading!r} in README.md"
+    return json.loads(block.group(1))
+
+
+def add_user_boundaries(iam: Any, boundaries: dict[str, str]) -> None:
+    """moto keeps no permissions boundary on IAM users (it has them on roles only): add AWS's
+    `User.PermissionsBoundary` to its GetUser answers for `boundaries` (user name: policy ARN),
+    checked against the API model's output shape as the Stubber checks its answers."""
+    from botocore.validate import ParamValidator
+
+    def add(parsed=None, model=None, **_: Any) -> None:
+        user = (parsed or {}).get("User") or {}
+        if user.get("UserName") in boundaries:
+            user["PermissionsBoundary"] = {"PermissionsBoundaryType": "PermissionsBoundaryPolicy",
+                                           "PermissionsBoundaryArn": boundaries[user["UserName"]]}
+            report = ParamValidator().validate({k: v for k, v in parsed.items() if k != "ResponseMetadata"},
+                                               model.output_shape)
+            assert not report.has_errors(), report.generate_report()
+
+    iam.meta.events.register("after-call.iam.GetUser", add)

@@ -1,0 +1,391 @@
+"""`ses-mail audit` against moto's IAM, STS and CloudWatch, provisioned as `pulumi up` would.
+
+Every call the command makes goes through a recorder that fails on anything but a read; one
+end-to-end test runs `venv/bin/ses-mail audit` as a process against a moto server on 127.0.0.1
+through the standard AWS_ENDPOINT_URL.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from ses_mail.cli import audit as audit_cli
+from ses_mail.live import audit
+from ses_mail.live.findings import KeyState, check_keys
+from ses_mail.live.target import resolve_target
+from ses_mail.roster import parse_roster
+from ses_mail.specs.iam_policy import identity_arn, send_as_policy
+from ses_mail.specs.key_slots import key_slots
+from ses_mail.specs.naming import IAM_USER_PATH, SEND_POLICY_NAME, iam_user_name
+from tests.iam_eval import Request, allows
+from tests.support.live_aws import REGION, Calls, add_user_boundaries, factory, readme_policy
+
+ACCOUNT = "123456789012"  # moto's account
+ROSTER = """
+domains:
+  - name: test1.com
+people:
+  - email: taro@test1.com
+    name: Taro Yamada
+    display_name: true
+  - email: hanako@test1.com
+    status: suspended
+  - email: jiro@test1.com
+    key: 2
+    previous_key: 1
+    allowed_ips: [203.0.113.0/24]
+"""
+TARO, HANAKO, JIRO = (iam_user_name(a) for a in ("taro@test1.com", "hanako@test1.com", "jiro@test1.com"))
+SES_CLI = Path(sys.executable).parent / "ses-mail"
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": "/dev/null",
+                        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        yield
+
+
+def provision(roster_text: str = ROSTER, *, endpoint: str | None = None, boundary: str | None = None) -> dict:
+    """Create what `pulumi up` creates for the roster's people (user, send policy, keys)."""
+    roster = parse_roster(roster_text.strip() + "\n", "roster.yaml")
+    iam = boto3.client("iam", endpoint_url=endpoint)
+    keys: dict[str, list[dict]] = {}
+    for person in roster.people:
+        settings = roster.settings(person)
+        name = iam_user_name(person.email)
+        extra = {"PermissionsBoundary": boundary} if boundary else {}
+        iam.create_user(UserName=name, Path=IAM_USER_PATH, **extra)
+        policy = send_as_policy(person.email, identity_arn(REGION, ACCOUNT, person.domain),
+                                display_name=settings.display_name, allowed_ips=settings.allowed_ips,
+                                recipients=settings.recipients)
+        iam.put_user_policy(UserName=name, PolicyName=SEND_POLICY_NAME, PolicyDocument=json.dumps(policy, sort_keys=True))
+        keys[name] = []
+        for _ in key_slots(settings.key, settings.previous_key):
+            key = iam.create_access_key(UserName=name)["AccessKey"]
+            if settings.suspended:
+                iam.update_access_key(UserName=name, AccessKeyId=key["AccessKeyId"], Status="Inactive")
+            keys[name].append(key)
+    return keys
+
+
+def roster_file(tmp_path, text: str = ROSTER) -> Path:
+    path = tmp_path / "roster.yaml"
+    path.write_text(text.strip() + "\n", encoding="utf-8")
+    return path
+
+
+def run_audit(tmp_path, capsys, *args, text: str = ROSTER, calls: Calls | None = None):
+    calls = calls or Calls()
+    code = audit_cli.main(["--roster", str(roster_file(tmp_path, text)), "--region", REGION, "--format", "json", *args],
+                          clients=factory(calls))
+    return code, json.loads(capsys.readouterr().out), calls
+
+
+def run_at(tmp_path, now: datetime, **kwargs):
+    target = resolve_target(stack=None, roster=str(roster_file(tmp_path)), region=REGION)
+    return audit.run(target, factory(Calls()), now=now, **kwargs)
+
+
+def codes(report) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for f in report["findings"]:
+        found.setdefault(f["code"], []).append(f["subject"])
+    return {k: sorted(v) for k, v in found.items()}
+
+
+def person(report, user):
+    return next(p for p in report["people"] if p["iam_user"] == user)
+
+
+# --- clean ------------------------------------------------------------------------------------
+
+def test_clean_account_with_active_suspended_and_rotating_people(tmp_path, capsys, aws):
+    provision()
+    code, report, calls = run_audit(tmp_path, capsys)
+    assert code == 0, report["findings"]
+    assert report["version"] == 1 and report["command"] == "audit" and report["clean"] is True
+    assert report["findings"] == [] and report["account_id"] == ACCOUNT
+    assert [k["status"] for k in person(report, HANAKO)["keys"]] == ["Inactive"]
+    jiro = person(report, JIRO)
+    assert [(k["generation"], k["current"], k["status"]) for k in jiro["keys"]] == [(1, False, "Active"), (2, True, "Active")]
+    assert person(report, TARO)["keys"][0]["last_used"] is None
+    assert person(report, TARO)["activity"] == {"sends": 0.0, "bounces": 0.0, "complaints": 0.0}
+
+
+def test_text_output(tmp_path, capsys, aws):
+    provision()
+    code = audit_cli.main(["--roster", str(roster_file(tmp_path)), "--region", REGION], clients=factory(Calls()))
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "\x1b[" not in out
+    assert TARO in out and "2 (current)" in out and "Inactive" in out and "clean: IAM matches the roster" in out
+
+
+# --- users and keys against the roster -----------------------------------------------------------
+
+def test_missing_user(tmp_path, capsys, aws):
+    provision()
+    iam = boto3.client("iam")
+    for key in iam.list_access_keys(UserName=TARO)["AccessKeyMetadata"]:
+        iam.delete_access_key(UserName=TARO, AccessKeyId=key["AccessKeyId"])
+    iam.delete_user_policy(UserName=TARO, PolicyName=SEND_POLICY_NAME)
+    iam.delete_user(UserName=TARO)
+    code, report, _ = run_audit(tmp_path, capsys)
+    assert code == 1
+    assert codes(report) == {"user-missing": [TARO]}
+    assert person(report, TARO)["exists"] is False
+
+
+def test_key_not_created_by_the_program(tmp_path, capsys, aws):
+    provision()
+    extra = boto3.client("iam").create_access_key(UserName=TARO)["AccessKey"]["AccessKeyId"]
+    code, report, _ = run_audit(tmp_path, capsys)
+    assert code == 1
+    assert codes(report) == {"key-extra": [TARO]}
+    [finding] = report["findings"]
+    assert finding["details"]["expected"] == 1 and extra in finding["details"]["keys"]
+    assert extra in finding["message"] and extra in finding["fix"]
+
+
+def test_rotating_person_missing_a_key(tmp_path, capsys, aws):
+    keys = provision()
+    boto3.client("iam").delete_access_key(UserName=JIRO, AccessKeyId=keys[JIRO][0]["AccessKeyId"])
+    code, report, _ = run_audit(tmp_path, capsys)
+    assert code == 1
+    assert codes(report) == {"key-missing": [JIRO]}
+
+
+def test_suspended_person_with_an_active_key(tmp_path, capsys, aws):
+    keys = provision()
+    boto3.client("iam").update_access_key(UserName=HANAKO, AccessKeyId=keys[HANAKO][0]["AccessKeyId"], Status="Active")
+    boto3.client("iam").update_access_key(UserName=TARO, AccessKeyId=keys[TARO][0]["AccessKeyId"], Status="Inactive")
+    code, report, _ = run_audit(tmp_path, capsys)
+    assert code == 1
+    assert codes(report) == {"key-status": [HANAKO, TARO]}
+    hanako = next(f for f in report["findings"] if f["subject"] == HANAKO)
+    assert "suspended" in hanako["message"]
+
+
+def test_key_use_age_and_staleness(tmp_path, aws):
+    keys = provision()
+    # Taro sends through SES with his key: IAM (moto) records the use, service and region.
+    ses = boto3.client("ses", region_name=REGION, aws_access_key_id=keys[TARO][0]["AccessKeyId"],
+                       aws_secret_access_key=keys[TARO][0]["SecretAccessKey"])
+    boto3.client("ses", region_name=REGION).verify_domain_identity(Domain="test1.com")
+    ses.send_raw_email(RawMessage={"Data": b"From: Taro Yamada <taro@test1.com>\r\nTo: a@example.net\r\n"
+                                           b"Subject: hi\r\n\r\nhello\r\n"}, Source="taro@test1.com")
+    now = datetime.now(timezone.utc)
+
+    report = run_at(tmp_path, now)
+    taro = next(p for p in report.people if p.iam_user == TARO)
+    assert taro.keys[0]["last_used_service"] == "ses" and taro.keys[0]["last_used_region"] == REGION
+    assert report.clean
+
+    later = run_at(tmp_path, now + timedelta(days=100))
+    assert {(f.code, f.subject) for f in later.findings} == {
+        ("key-stale", TARO), ("key-never-used", JIRO)}  # Jiro's two keys; Hanako's are Inactive
+    assert sum(f.code == "key-never-used" for f in later.findings) == 2
+
+    assert {f.code for f in run_at(tmp_path, now + timedelta(days=100), stale_days=200).findings} == set()
+    old = run_at(tmp_path, now + timedelta(days=400), stale_days=1000)
+    assert sorted(f.subject for f in old.findings if f.code == "key-old") == [JIRO, JIRO, TARO]
+
+
+def test_sends_bounces_and_complaints_per_person(tmp_path, capsys, aws):
+    provision()
+    cloudwatch = boto3.client("cloudwatch")
+    for metric, value in (("Send", 400), ("Bounce", 12), ("Complaint", 0)):
+        cloudwatch.put_metric_data(Namespace=audit.METRIC_NAMESPACE, MetricData=[{
+            "MetricName": metric, "Value": value, "Dimensions": [{"Name": audit.CALLER_DIMENSION, "Value": TARO}]}])
+    cloudwatch.put_metric_data(Namespace=audit.METRIC_NAMESPACE, MetricData=[{
+        "MetricName": "Send", "Value": 5, "Dimensions": [{"Name": audit.CALLER_DIMENSION, "Value": JIRO}]}])
+    code, report, _ = run_audit(tmp_path, capsys)
+    assert person(report, TARO)["activity"] == {"sends": 400.0, "bounces": 12.0, "complaints": 0.0}
+    assert person(report, JIRO)["activity"]["sends"] == 5.0
+    assert code == 1 and codes(report) == {"person-bounce-rate-high": [TARO]}  # 3% against the 2% alarm
+
+
+# --- drift ----------------------------------------------------------------------------------------
+
+def test_unlisted_user_under_the_path(tmp_path, capsys, aws):
+    provision()
+    iam = boto3.client("iam")
+    iam.create_user(UserName="smtp-gone@test1.com", Path=IAM_USER_PATH)
+    iam.create_user(UserName="someone-else", Path="/")
+    code, report, _ = run_audit(tmp_path, capsys)
+    assert code == 1
+    assert codes(report) == {"unlisted-user": ["smtp-gone@test1.com"]}
+
+
+def _managed(iam) -> str:
+    return iam.create_policy(PolicyName="ses-everything", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ses:*", "Resource": "*"}]}))["Policy"]["Arn"]
+
+
+@pytest.mark.parametrize("change, code_", [
+    (lambda iam: iam.put_user_policy(UserName=TARO, PolicyName="extra", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ses:*", "Resource": "*"}]})),
+     "extra-inline-policy"),
+    (lambda iam: iam.attach_user_policy(UserName=TARO, PolicyArn=_managed(iam)), "attached-policy"),
+    (lambda iam: (iam.create_group(GroupName="senders"), iam.add_user_to_group(GroupName="senders", UserName=TARO)),
+     "group-membership"),
+    (lambda iam: iam.create_login_profile(UserName=TARO, Password="Correct-Horse-1"), "console-password"),
+    (lambda iam: iam.enable_mfa_device(
+        UserName=TARO, SerialNumber=iam.create_virtual_mfa_device(VirtualMFADeviceName="taro")["VirtualMFADevice"]["SerialNumber"],
+        AuthenticationCode1="123456", AuthenticationCode2="654321"), "mfa-device"),
+    (lambda iam: iam.delete_user_policy(UserName=TARO, PolicyName=SEND_POLICY_NAME), "policy-missing"),
+])
+def test_each_drift_class(tmp_path, capsys, aws, change, code_):
+    provision()
+    change(boto3.client("iam"))
+    code, report, _ = run_audit(tmp_path, capsys)
+    assert code == 1
+    assert codes(report) == {code_: [TARO]}
+
+
+def test_send_policy_drift_and_semantic_equality(tmp_path, capsys, aws):
+    provision()
+    iam = boto3.client("iam")
+    doc = iam.get_user_policy(UserName=JIRO, PolicyName=SEND_POLICY_NAME)["PolicyDocument"]
+    # Same meaning, other spelling: key order, a one-item list for Action. Not drift.
+    doc["Statement"][0]["Action"] = ["ses:SendRawEmail"]
+    iam.put_user_policy(UserName=JIRO, PolicyName=SEND_POLICY_NAME, PolicyDocument=json.dumps(doc, sort_keys=False))
+    assert run_audit(tmp_path, capsys)[0] == 0
+    # The source-address restriction removed by hand: drift.
+    del doc["Statement"][0]["Condition"]["IpAddress"]
+    iam.put_user_policy(UserName=JIRO, PolicyName=SEND_POLICY_NAME, PolicyDocument=json.dumps(doc))
+    code, report, _ = run_audit(tmp_path, capsys)
+    assert code == 1 and codes(report) == {"policy-drift": [JIRO]}
+    [finding] = report["findings"]
+    assert finding["details"]["expected"]["Statement"][0]["Condition"]["IpAddress"] == {"aws:SourceIp": ["203.0.113.0/24"]}
+
+
+def test_policy_for_another_region_is_drift(tmp_path, capsys, aws):
+    provision()
+    code = audit_cli.main(["--roster", str(roster_file(tmp_path)), "--region", "us-east-1", "--format", "json"],
+                          clients=factory(Calls(), region="us-east-1"))
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1 and set(codes(report)) == {"policy-drift"} and len(codes(report)["policy-drift"]) == 3
+
+
+def test_permissions_boundary_against_stack_config(tmp_path, capsys, aws):
+    """No boundary expected but one set (someone else's), and one expected but missing: both drift."""
+    boundary = f"arn:aws:iam::{ACCOUNT}:policy/ses-smtp-boundary"
+    provision()
+    (tmp_path / "Pulumi.yaml").write_text("name: mail\nruntime: python\n", encoding="utf-8")
+    stack = tmp_path / "Pulumi.prod.yaml"
+    roster_file(tmp_path)
+    args = ["--stack", "prod", "--project-dir", str(tmp_path), "--format", "json"]
+
+    def audit_with(config: str, boundaries: dict[str, str]):
+        stack.write_text(f"config:\n  aws:region: {REGION}\n  ses-mail:roster: roster.yaml\n{config}", encoding="utf-8")
+        make = factory(Calls())
+        add_user_boundaries(make("iam"), boundaries)
+        code = audit_cli.main(args, clients=make)
+        return code, json.loads(capsys.readouterr().out)
+
+    everyone = {TARO: boundary, HANAKO: boundary, JIRO: boundary}
+    assert audit_with("", {})[0] == 0
+    assert audit_with(f"  ses-mail:permissionsBoundary: {boundary}\n", everyone)[0] == 0
+    code, report = audit_with("", {TARO: boundary})
+    assert code == 1 and codes(report) == {"boundary-drift": [TARO]}
+    code, report = audit_with(f"  ses-mail:permissionsBoundary: {boundary}\n", {TARO: boundary, JIRO: boundary})
+    assert code == 1 and codes(report) == {"boundary-drift": [HANAKO]}
+    assert report["findings"][0]["details"] == {"found": None, "expected": boundary}
+
+
+# --- pure ------------------------------------------------------------------------------------------
+
+def test_check_keys_counts_generations_and_statuses():
+    now = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    fresh = KeyState("AKIA1", "Active", now - timedelta(days=3))
+    used = KeyState("AKIA2", "Active", now - timedelta(days=30), now - timedelta(days=1), "ses", REGION)
+    args = dict(now=now, stale_days=90, max_age_days=365)
+    assert check_keys("u", [fresh], expected_count=1, suspended=False, **args) == []
+    assert check_keys("u", [used, fresh], expected_count=2, suspended=False, **args) == []
+    assert [f.code for f in check_keys("u", [used, fresh], expected_count=1, suspended=False, **args)] == ["key-extra"]
+    assert [f.code for f in check_keys("u", [], expected_count=1, suspended=False, **args)] == ["key-missing"]
+    assert [f.code for f in check_keys("u", [fresh], expected_count=1, suspended=True, **args)] == ["key-status"]
+    inactive_old = KeyState("AKIA3", "Inactive", now - timedelta(days=900))
+    assert check_keys("u", [inactive_old], expected_count=1, suspended=True, **args) == []
+
+
+# --- permissions, read-only, end to end ---------------------------------------------------------
+
+def test_readme_policy_allows_every_call_audit_makes(tmp_path, capsys, aws):
+    policy = readme_policy("### Audit credentials: `ses-mail audit`")
+    provision()
+    iam = boto3.client("iam")
+    iam.create_login_profile(UserName=TARO, Password="Correct-Horse-1")
+    boto3.client("iam").delete_user_policy(UserName=HANAKO, PolicyName=SEND_POLICY_NAME)
+    _, _, calls = run_audit(tmp_path, capsys)
+    assert calls.actions == {
+        "sts:GetCallerIdentity", "iam:ListUsers", "iam:GetUser", "iam:ListAccessKeys", "iam:GetAccessKeyLastUsed",
+        "iam:ListUserPolicies", "iam:GetUserPolicy", "iam:ListAttachedUserPolicies", "iam:ListGroupsForUser",
+        "iam:GetLoginProfile", "iam:ListMFADevices", "cloudwatch:GetMetricData"}
+    for action in sorted(calls.actions):
+        assert allows(policy, Request(action, "*")), f"README's audit policy does not allow {action}"
+    for statement in policy["Statement"]:
+        assert statement["Effect"] == "Allow"
+        for action in statement["Action"]:
+            assert action.split(":")[1].startswith(("Get", "List", "Describe")), action
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def moto_server():
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def test_end_to_end_against_a_moto_server(tmp_path, moto_server, monkeypatch):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"AWS_ENDPOINT_URL": moto_server, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+                "AWS_EC2_METADATA_DISABLED": "true"})
+    for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_CONFIG_FILE"):
+        monkeypatch.setenv(k, env[k])
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    provision(endpoint=moto_server)
+    path = roster_file(tmp_path)
+    command = [str(SES_CLI), "audit", "--roster", str(path), "--region", REGION, "--format", "json"]
+
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr + done.stdout
+    report = json.loads(done.stdout)
+    assert report["clean"] is True and len(report["people"]) == 3
+
+    boto3.client("iam", endpoint_url=moto_server).create_user(UserName="smtp-intruder@test1.com", Path=IAM_USER_PATH)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert [f["code"] for f in json.loads(done.stdout)["findings"]] == ["unlisted-user"]
+
+    no_creds = {k: v for k, v in env.items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    done = subprocess.run(command, env=no_creds, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.startswith("error: no AWS credentials"), done.stderr
