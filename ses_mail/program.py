@@ -34,7 +34,7 @@ def lookup_zones(roster: Roster, file: Path) -> dict[str, str]:
     """Route53 public zone id of every zone the roster names, looked up once each."""
     zone_ids: dict[str, str] = {}
     missing: list[str] = []
-    for zone in sorted({d.hosted_zone for d in roster.domains}):
+    for zone in sorted({d.hosted_zone for d in roster.domains if d.existing != "reference"}):
         try:
             zone_ids[zone] = aws.route53.get_zone(name=zone, private_zone=False).zone_id
         except Exception as err:  # noqa: BLE001 - the provider reports a missing zone as a failed invoke
@@ -93,6 +93,17 @@ def secrets_manager_options(roster: Roster, file: Path) -> SecretsManagerOptions
     return SecretsManagerOptions(admins=tuple(admins), kms_key=kms_key)
 
 
+def referenced_identity_arns(roster: Roster, region: str) -> dict[str, str]:
+    """`existing: reference` domains: the ARN of each identity managed elsewhere, in this account
+    and the SES region (the partition is the caller's), by domain."""
+    names = [d.name for d in roster.domains if d.existing == "reference"]
+    if not names:
+        return {}
+    caller = aws.get_caller_identity()
+    partition = caller.arn.split(":")[1]
+    return {name: f"arn:{partition}:ses:{region}:{caller.account_id}:identity/{name}" for name in names}
+
+
 def build() -> None:
     region = ses_region()
     path = roster_path()
@@ -106,10 +117,12 @@ def build() -> None:
 
     domains = {
         d.name: SendingDomain(d, region=region, zone_id=zone_ids[d.hosted_zone])
-        for d in roster.domains
+        for d in roster.domains if d.existing != "reference"
     }
+    identity_arns = {name: d.identity_arn for name, d in domains.items()}
+    identity_arns.update(referenced_identity_arns(roster, region))
     senders = {
-        p.email: SmtpSender(p, region=region, identity_arn=domains[p.domain].identity_arn,
+        p.email: SmtpSender(p, region=region, identity_arn=identity_arns[p.domain],
                             settings=roster.settings(p), iam_path=iam_path,
                             permissions_boundary=boundary, secrets=secrets)
         for p in roster.people
@@ -125,7 +138,7 @@ def build() -> None:
     # Plain facts, no secrets: who is suspended, how credentials are delivered, which key is current.
     pulumi.export("credential_status", gather({a: s.status_tree for a, s in senders.items()},
                                               then=lambda all_: {a: finish_status(v) for a, v in all_.items()}))
-    pulumi.export("identities", {name: d.identity_arn for name, d in domains.items()})
+    pulumi.export("identities", identity_arns)
     pulumi.export("dns_records", pulumi.Output.all(*[d.dns_records for d in domains.values()]).apply(
         lambda per_domain: [row for rows in per_domain for row in rows]))
 

@@ -28,7 +28,10 @@ class SendingDomain(pulumi.ComponentResource):
     def __init__(self, domain: Domain, *, region: str, zone_id: pulumi.Input[str],
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("ses-mail:index:SendingDomain", domain.name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        # `existing: adopt`: what existed before this stack is never deleted by it; removing the
+        # domain (or `pulumi destroy`) releases these resources from the stack instead.
+        retain = domain.existing == "adopt"
+        child = pulumi.ResourceOptions(parent=self, retain_on_delete=retain)
 
         self.identity = aws.sesv2.EmailIdentity(
             domain_resource(domain.name, "identity"),
@@ -37,7 +40,7 @@ class SendingDomain(pulumi.ComponentResource):
             dkim_signing_attributes={"next_signing_key_length": DKIM_KEY_LENGTH},
             # Deleting an identity stops all sending from the domain at once: require an
             # explicit `protect: false` in the roster (and an apply) before that can happen.
-            opts=pulumi.ResourceOptions(parent=self, protect=domain.protect),
+            opts=pulumi.ResourceOptions(parent=self, protect=domain.protect, retain_on_delete=retain),
         )
         self.identity_arn = self.identity.arn
 
@@ -59,7 +62,7 @@ class SendingDomain(pulumi.ComponentResource):
             # If the MX ever disappears, fall back to amazonses.com rather than reject mail.
             behavior_on_mx_failure="USE_DEFAULT_VALUE",
             region=region,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=records),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=records, retain_on_delete=retain),
         )
 
         self.dns_records = dkim.apply(lambda dkim_specs: [r.as_row() for r in [*dkim_specs, *static]])

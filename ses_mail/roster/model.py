@@ -26,6 +26,7 @@ DmarcPolicy = Literal["none", "quarantine", "reject"]
 Alignment = Literal["relaxed", "strict"]
 Status = Literal["active", "suspended"]
 Delivery = Literal["output", "pgp", "secrets_manager"]
+Existing = Literal["adopt", "reference"]
 #: `any`: no restriction (and, on a person, no stack default either).
 ANY = "any"
 
@@ -126,6 +127,7 @@ class Domain(_Model):
     dmarc: Dmarc = Field(default_factory=Dmarc, description="DMARC record settings, or false. Default: p=none with no reports.")
     ttl: int = Field(600, ge=60, le=86400, description="TTL in seconds of every record. Default: 600.")
     protect: bool = Field(True, description="Protect the SES identity from deletion by `pulumi up`/`destroy`. Default: true; set false and apply before removing a domain.")
+    existing: Existing | None = Field(None, description="The domain is already set up in this account: `adopt` brings its SES identity, MAIL FROM setting and DNS records under the stack as they are (import them with `ses-mail adopt`; the roster's values then apply as updates, and removing the domain later releases them instead of deleting them); `reference` leaves the identity to whoever manages it, and only people's credentials and send policies are created against it. Default: unset (the program creates the domain).")
 
     @field_validator("name", "zone")
     @classmethod
