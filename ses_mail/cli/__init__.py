@@ -11,6 +11,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "diff": ("ses_mail.cli.diff", "what a roster change does, between a git revision (or file) and the working tree"),
     "validate": ("ses_mail.cli.validate", "check roster files, without the Pulumi engine (pre-commit hook)"),
     "schema": ("ses_mail.cli.schema", "print, write or check the roster's JSON Schema"),
+    "adopt": ("ses_mail.cli.adopt", "take over domains already in the account: read it (read-only), write a `pulumi import` file"),
     "credentials": ("ses_mail.cli.credentials", "one person's SMTP settings from `pulumi stack output --json --show-secrets`"),
     "doctor": ("ses_mail.cli.doctor", "check the live account: SES identities, public DNS, sandbox, reputation (read-only)"),
     "audit": ("ses_mail.cli.audit", "check IAM users and access keys against the roster, and drift (read-only)"),

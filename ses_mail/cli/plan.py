@@ -79,6 +79,10 @@ def _as_list(value: Any) -> list[str]:
     return [value.rsplit(':', 1)[-1].rsplit('/', 1)[-1] for value in (value if isinstance(value, list) else [value])]
 
 
+#: After the header of a domain whose resources are adopted (`existing: adopt`).
+ADOPTED_NOTE = ("  (existing: adopt: import these first with `ses-mail adopt`; removing the domain "
+                "releases them, never deletes them)")
+
 #: Component headers as the plan prints them, by the diff's group kinds.
 _HEADERS = {kind: short_type(token) for token, kind in {**ROSTER_COMPONENTS, **COMPONENT_KINDS}.items()}
 
@@ -119,13 +123,22 @@ def render(run: ProgramRun) -> str:
            "(mock engine: ids, DKIM tokens and keys are FAKE emulations; secrets are not shown)", ""]
     groups = group_by_component(run)
     for group, children in groups:
-        out.append(f"+ {_HEADERS.get(group.kind, group.kind)} {group.name}".rstrip())
+        header = f"+ {_HEADERS.get(group.kind, group.kind)} {group.name}".rstrip()
+        if children and all(r.retain_on_delete for r in children):
+            header += ADOPTED_NOTE
+        out.append(header)
         for r in sorted(children, key=lambda r: r.name):
             summary = _SUMMARY.get(r.type, lambda i: "")(r.inputs)
             out.append(f"    + {short_type(r.type):<34} {r.name:<44} {summary}")
         out.append("")
     custom = sum(len(children) for _, children in groups)
     out.append(f"{custom} resources to create ({len(groups)} components).")
+    managed = {g.name for g, _ in groups if g.kind == "domain"}
+    referenced = {d: arn for d, arn in (run.outputs.get("identities") or {}).items() if d not in managed}
+    if referenced:
+        out.append("")
+        out.append("Referenced domains (existing: reference; identity and DNS managed elsewhere, nothing created):")
+        out += [f"  = {domain}  {arn}" for domain, arn in sorted(referenced.items())]
     out.append("")
     out.append("DNS records (also the stack output `dns_records`); PUBLISHED BY external: add them where "
                "the domain's DNS is kept (dns: external):")

@@ -37,7 +37,10 @@ class SendingDomain(pulumi.ComponentResource):
         `report_records`: DMARC report authorisations this domain publishes for other domains.
         `verify_minutes`: make `pulumi up` wait at most this long for SES's verification."""
         super().__init__("ses-mail:index:SendingDomain", domain.name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        # `existing: adopt`: what existed before this stack is never deleted by it; removing the
+        # domain (or `pulumi destroy`) releases these resources from the stack instead.
+        retain = domain.existing == "adopt"
+        child = pulumi.ResourceOptions(parent=self, retain_on_delete=retain)
 
         self.identity = aws.sesv2.EmailIdentity(
             domain_resource(domain.name, "identity"),
@@ -47,7 +50,7 @@ class SendingDomain(pulumi.ComponentResource):
             configuration_set_name=configuration_set_name,
             # Deleting an identity stops all sending from the domain at once: require an
             # explicit `protect: false` in the roster (and an apply) before that can happen.
-            opts=pulumi.ResourceOptions(parent=self, protect=domain.protect),
+            opts=pulumi.ResourceOptions(parent=self, protect=domain.protect, retain_on_delete=retain),
         )
         self.identity_arn = self.identity.arn
 
@@ -78,7 +81,7 @@ class SendingDomain(pulumi.ComponentResource):
             # By default, if the MX ever disappears, fall back to amazonses.com rather than reject mail.
             behavior_on_mx_failure=MX_FAILURE[domain.mail_from_mx_failure],
             region=region,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=records),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=records, retain_on_delete=retain),
         )
 
         if verify_minutes:

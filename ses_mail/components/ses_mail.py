@@ -200,7 +200,7 @@ def lookup_zones(roster: Roster, file: Path, invoke: Optional[pulumi.InvokeOptio
     Domains with `dns: external` need none."""
     zone_ids: dict[str, str] = {}
     missing: list[str] = []
-    managed = [d for d in roster.domains if d.dns == "route53"]
+    managed = [d for d in roster.domains if d.dns == "route53" and d.existing != "reference"]
     for zone in sorted({d.hosted_zone for d in managed}):
         try:
             zone_ids[zone] = aws.route53.get_zone(name=zone, private_zone=False, opts=invoke).zone_id
@@ -212,6 +212,17 @@ def lookup_zones(roster: Roster, file: Path, invoke: Optional[pulumi.InvokeOptio
                               + "\nCreate the zone, set `zone:` on the domain to the zone that holds it, "
                               "or set `dns: external` and publish the records (output dns_records) yourself.")
     return zone_ids
+
+
+def referenced_identity_arns(roster: Roster, region: str, invoke: Optional[pulumi.InvokeOptions]) -> dict[str, str]:
+    """`existing: reference` domains: the ARN of each identity managed elsewhere, in this account
+    and the SES region (the partition is the caller's), by domain."""
+    names = [d.name for d in roster.domains if d.existing == "reference"]
+    if not names:
+        return {}
+    caller = aws.get_caller_identity(opts=invoke)
+    partition = caller.arn.split(":")[1]
+    return {name: f"arn:{partition}:ses:{region}:{caller.account_id}:identity/{name}" for name in names}
 
 
 def provider_region(invoke: Optional[pulumi.InvokeOptions]) -> str:
@@ -353,13 +364,16 @@ class SesMail(pulumi.ComponentResource):
         self.feedback = Deliverability(roster, stack=pulumi.get_stack(), region=region,
                                        bounce_alarm=settings.bounce_alarm, complaint_alarm=settings.complaint_alarm,
                                        opts=pulumi.ResourceOptions(parent=self))
+        # `existing: reference` domains are managed elsewhere: no resource here, only their ARN.
         self.domains: dict[str, SendingDomain] = {
             d.name: SendingDomain(d, region=region, zone_id=zone_ids.get(d.hosted_zone) if d.dns == "route53" else None,
                                   opts=child(), **self.feedback.domain_options(d))
-            for d in roster.domains
+            for d in roster.domains if d.existing != "reference"
         }
+        identity_arns: dict[str, Any] = {name: d.identity_arn for name, d in self.domains.items()}
+        identity_arns.update(referenced_identity_arns(roster, region, invoke))
         self.people: dict[str, SmtpSender] = {
-            p.email: SmtpSender(p, region=region, identity_arn=self.domains[p.domain].identity_arn,
+            p.email: SmtpSender(p, region=region, identity_arn=identity_arns[p.domain],
                                 settings=roster.settings(p), iam_path=settings.iam_path,
                                 permissions_boundary=settings.permissions_boundary, secrets=secrets,
                                 opts=child(), **self.feedback.sender_options())
@@ -376,7 +390,7 @@ class SesMail(pulumi.ComponentResource):
         })
         self.credential_status = gather({a: s.status_tree for a, s in people.items()},
                                         then=lambda all_: {a: finish_status(v) for a, v in all_.items()})
-        self.identities = gather({d: sd.identity_arn for d, sd in self.domains.items()})
+        self.identities = gather(identity_arns)
         self.dns_records = pulumi.Output.all(*[d.dns_records for d in self.domains.values()]).apply(
             lambda per_domain: [row for rows in per_domain for row in rows])
         self.deliverability_summary = self.feedback.summary

@@ -128,6 +128,8 @@ _SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
 _SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 
 CREATE, DELETE, UPDATE, REPLACE = "create", "delete", "update", "replace"
+#: What a delete of a `retain_on_delete` resource does (adopted domains): nothing in AWS.
+RELEASED = "released, not deleted: it leaves the stack and stays in AWS as it is (retain_on_delete)"
 OPS = (CREATE, UPDATE, REPLACE, DELETE)
 
 
@@ -171,6 +173,8 @@ class Resource:
     urn: str = ""
     parent: str = ""
     protect: bool = False
+    # `retain_on_delete`: deleting it only releases it from the stack (adopted resources).
+    retain_on_delete: bool = False
     aliases: tuple[str | AliasSpec, ...] = ()
     # Resource options that make Pulumi replace a resource whatever the provider says.
     replace_on_changes: tuple[str, ...] = ()
@@ -231,8 +235,14 @@ class Change:
         return self.resource.custom
 
     @property
+    def released(self) -> bool:
+        """A delete that `retain_on_delete` turns into a release: the resource leaves the stack
+        and stays in AWS as it is (adopted resources)."""
+        return self.op == DELETE and self.before is not None and self.before.retain_on_delete
+
+    @property
     def destructive(self) -> bool:
-        return self.custom and self.op in (DELETE, REPLACE)
+        return self.custom and self.op in (DELETE, REPLACE) and not self.released
 
     @property
     def blocked_by_protect(self) -> bool:
@@ -244,7 +254,14 @@ class Change:
         return self.before is not None and self.after is not None and self.before.protect != self.after.protect
 
     @property
+    def retain_changed(self) -> bool:
+        return (self.before is not None and self.after is not None
+                and self.before.retain_on_delete != self.after.retain_on_delete)
+
+    @property
     def consequence(self) -> str:
+        if self.released:
+            return RELEASED
         return CONSEQUENCES.get((self.type, self.op), f"{self.short_type} {'deleted' if self.op == DELETE else 'replaced'}")
 
     @property
@@ -274,7 +291,11 @@ class StackDiff:
     rotations: list[tuple[Group, str]] = field(default_factory=list)
 
     def count(self, op: str) -> int:
-        return sum(1 for c in self.changes if c.op == op and c.custom)
+        """Custom resources with this operation; deletes exclude releases (`released()`)."""
+        return sum(1 for c in self.changes if c.op == op and c.custom and not c.released)
+
+    def released(self) -> int:
+        return sum(1 for c in self.changes if c.released and c.custom)
 
     @property
     def has_changes(self) -> bool:
@@ -538,7 +559,8 @@ def diff_resources(base: Sequence[Resource], head: Sequence[Resource]) -> tuple[
             continue
         matched_base.add(old_key)
         props = resource_changes(old, r)
-        if not props and old.protect == r.protect and (old_key == r.key or old.name == r.name):
+        if (not props and old.protect == r.protect and old.retain_on_delete == r.retain_on_delete
+                and (old_key == r.key or old.name == r.name)):
             unchanged += r.custom  # the same, or only moved under another parent by an alias
             continue
         op = REPLACE if any(p.forces_replace for p in props) else UPDATE
@@ -633,6 +655,7 @@ def resources(items: Iterable[tuple[str, str, Mapping[str, Any], Any]]) -> list[
             urn=engine_urn(getattr(options, "urn", "") or ""),
             parent=engine_urn(getattr(options, "parent", "") or ""),
             protect=bool(getattr(options, "protect", False)),
+            retain_on_delete=bool(getattr(options, "retain_on_delete", False)),
             aliases=aliases,
             replace_on_changes=tuple(getattr(options, "replace_on_changes", ()) or ()),
             ignore_changes=tuple(getattr(options, "ignore_changes", ()) or ()),

@@ -40,6 +40,8 @@ class Options:
     protect: bool
     aliases: tuple[str | AliasSpec, ...]
     dependencies: tuple[str, ...]
+    # Deleting it only releases it from the stack (adopted resources): read by the diff.
+    retain_on_delete: bool = False
     # What decides replacement besides the provider (read by ses_mail.cli.diff).
     delete_before_replace: bool = False
     replace_on_changes: tuple[str, ...] = ()
@@ -82,6 +84,7 @@ class RecordingMonitor(MockMonitor):
             protect=bool(request.protect),
             aliases=aliases,
             dependencies=tuple(request.dependencies),
+            retain_on_delete=bool(request.retainOnDelete),
             delete_before_replace=bool(request.deleteBeforeReplace),
             replace_on_changes=tuple(request.replaceOnChanges),
             ignore_changes=tuple(request.ignoreChanges),

@@ -118,6 +118,11 @@ def property_lines(change: Change) -> list[str]:
     if change.protect_changed:
         lines.append(f"protect: {fmt(change.before.protect)} → {fmt(change.after.protect)}"  # type: ignore[union-attr]
                      " (resource option; nothing changes in AWS)")
+    if change.retain_changed:
+        lines.append(f"retain_on_delete: {fmt(change.before.retain_on_delete)} → "  # type: ignore[union-attr]
+                     f"{fmt(change.after.retain_on_delete)} (resource option; nothing changes in AWS; "
+                     + ("a later removal deletes it from AWS)" if not change.after.retain_on_delete  # type: ignore[union-attr]
+                        else "a later removal only releases it)"))
     return lines
 
 
@@ -143,6 +148,8 @@ def group_status(changes: list[Change]) -> str:
 
 def summary_counts(diff: StackDiff) -> str:
     parts = [f"{diff.count(op)} to {_VERB[op]}" for op in (CREATE, UPDATE, REPLACE, DELETE) if diff.count(op)]
+    if diff.released():
+        parts.append(f"{diff.released()} released, not deleted")
     parts.append(f"{diff.unchanged} unchanged")
     return ", ".join(parts)
 
@@ -251,6 +258,8 @@ def change_lines(change: Change) -> list[tuple[str, str, bool]]:
     header = f"{change.short_type:<32} {change.name}"
     if change.op in (CREATE, DELETE):
         summary, extra = describe(change, "after" if change.op == CREATE else "before")
+        if change.released:
+            header += "  (released, not deleted: stays in AWS)"
         return [(change.op, f"{header}  {summary}".rstrip(), True)] + [(change.op, line, False) for line in extra]
     if change.op == REPLACE:
         header += "  (replace" + ("; delete first" if change.after and change.after.delete_before_replace else "") + ")"
@@ -330,8 +339,10 @@ def _markdown_report(report: Report, many_groups: bool) -> list[str]:
     groups = diff.groups()
     collapse = len(groups) > 10
     for group, changes in groups:
-        counts = {op: sum(1 for c in changes if c.op == op and c.custom) for op in (CREATE, UPDATE, REPLACE, DELETE)}
-        tally = ", ".join(f"{n} {_DONE[op]}" for op, n in counts.items() if n)
+        counts = {op: sum(1 for c in changes if c.op == op and c.custom and not c.released)
+                  for op in (CREATE, UPDATE, REPLACE, DELETE)}
+        tally = ", ".join([f"{n} {_DONE[op]}" for op, n in counts.items() if n]
+                          + [f"{n} released, not deleted" for n in [sum(1 for c in changes if c.released and c.custom)] if n])
         title = f"{group.kind} <code>{_html(group.name)}</code>" if group.name else group.kind
         out.append(f"<details{'' if collapse else ' open'}><summary><b>{title}</b> — "
                    f"{group_status(changes)} ({tally or 'component only'})</summary>")
@@ -388,7 +399,8 @@ def _json_report(report: Report) -> dict[str, Any]:
     diff = report.diff
     assert diff is not None
     out["status"] = "changes" if diff.has_changes else "no-changes"
-    out["summary"] = {**{op: diff.count(op) for op in (CREATE, UPDATE, REPLACE, DELETE)}, "unchanged": diff.unchanged}
+    out["summary"] = {**{op: diff.count(op) for op in (CREATE, UPDATE, REPLACE, DELETE)}, "released": diff.released(),
+                      "unchanged": diff.unchanged}
     out["destructive"] = [{"group": _group(c.group), "type": c.type, "name": c.name, "op": c.op,
                            "consequence": c.consequence, "protected": c.blocked_by_protect,
                            "replace_reasons": c.replace_reasons} for c in diff.destructive]
@@ -421,4 +433,6 @@ def _json_change(change: Change) -> dict[str, Any]:
         out["renamed_from"] = change.renamed_from
     if change.op in (DELETE, REPLACE):
         out["protected"] = change.blocked_by_protect
+    if change.op == DELETE:
+        out["released"] = change.released
     return out

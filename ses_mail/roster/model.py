@@ -31,6 +31,7 @@ Delivery = Literal["output", "pgp", "secrets_manager"]
 DnsHost = Literal["route53", "external"]
 TlsPolicy = Literal["optional", "require"]
 MxFailure = Literal["use_default", "reject"]
+Existing = Literal["adopt", "reference"]
 #: `any`: no restriction (and, on a person, no stack default either).
 ANY = "any"
 
@@ -146,6 +147,7 @@ class Domain(_Model):
     @classmethod
     def _wait(cls, value: bool | int | None) -> bool | int | None:
         return _wait_minutes(value)
+    existing: Existing | None = Field(None, description="The domain is already set up in this account: `adopt` brings its SES identity, MAIL FROM setting and DNS records under the stack as they are (import them with `ses-mail adopt`; the roster's values then apply as updates, and removing the domain later releases them instead of deleting them); `reference` leaves the identity to whoever manages it, and only people's credentials and send policies are created against it. Default: unset (the program creates the domain).")
 
     @field_validator("name", "zone")
     @classmethod
