@@ -41,6 +41,9 @@ EXPECTED = dkim_records(DOMAIN, TOKENS, REGION) + static_records(DOMAIN, REGION)
 def account_env(moto_server, tmp_path):  # noqa: F811 - the fixture imported above
     """The environment of an operator's shell: fake credentials, moto for every service, and a
     Route 53 zone holding what `pulumi up` wrote; returns (env, zone name servers)."""
+    # moto's backends live in this process, shared by every server it starts: begin empty.
+    import urllib.request
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST"), timeout=30)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update({"AWS_ENDPOINT_URL": moto_server, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
