@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import pulumi
 
-from ses_mail.components.ses_mail import SesMail, SesMailArgs
+from ses_mail.components.ses_mail import DEFAULT_NAME, SesMail, SesMailArgs
 from ses_mail.roster.restrictions import normalize_iam_path, normalize_kms_key, normalize_policy_arn, normalize_principal_arn
 from ses_mail.stack_config import alarm_thresholds, config_list, config_value, roster_path, ses_region
 
 #: The component's name in this program's stacks (its children are named by domain and address).
-COMPONENT_NAME = "ses-mail"
+COMPONENT_NAME = DEFAULT_NAME
 
 
 def args_from_config() -> SesMailArgs:

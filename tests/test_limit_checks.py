@@ -305,7 +305,7 @@ def test_the_program_refuses_before_registering_anything(run):
 # --- counts against account quotas ----------------------------------------------------------------
 
 def fake_roster(people: int = 1, domains: int = 1, dmarc: bool = True):
-    domain = SimpleNamespace(hosted_zone="example.com", dmarc=SimpleNamespace(enabled=dmarc))
+    domain = SimpleNamespace(hosted_zone="example.com", dmarc=SimpleNamespace(enabled=dmarc), existing=None, dns="route53")
     return SimpleNamespace(people=[None] * people, domains=[domain] * domains)
 
 
@@ -452,3 +452,26 @@ def test_the_configuration_set_arn_counts_in_the_send_policy():
     # Refused as well when the stack's set name is known (the program's case).
     with pytest.raises(RosterError, match=r"that is 2,\d{3} characters"):
         parse_roster_checked(on, "r.yaml", Deployment(region=REGION, configuration_set="ses-mail-dev"))
+
+
+def test_referenced_and_external_domains_count_for_what_they_create():
+    """A referenced domain gets no identity here and an external one no Route 53 records, so
+    neither counts towards those quotas."""
+    def problems_for(domain) -> tuple[list[str], list[str]]:
+        errors, warned = [], []
+
+        def at(path, value, message, into=errors):
+            into.append(f"{LC.field_name(path)}: {message}")
+        LC._check_counts(SimpleNamespace(people=[], domains=[domain] * 10_001), at, warned)
+        return errors, warned
+
+    def domain(**kw):
+        return SimpleNamespace(**{"hosted_zone": "example.com", "dmarc": SimpleNamespace(enabled=True),
+                                  "existing": None, "dns": "route53", **kw})
+
+    errors, warned = problems_for(domain())
+    assert any("SES identity" in e for e in errors) and any("records in zone" in w for w in warned)
+    errors, warned = problems_for(domain(existing="reference"))
+    assert errors == [] and warned == []
+    errors, warned = problems_for(domain(dns="external"))
+    assert any("SES identity" in e for e in errors) and not any("records in zone" in w for w in warned)

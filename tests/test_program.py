@@ -9,6 +9,7 @@ import pytest
 
 from ses_mail.review.emulation import AwsMocks, fake_dkim_tokens, fake_secret_key, fake_zone_id
 from ses_mail.review.engine import run_program
+from ses_mail.project import Project
 from tests.conftest import EXAMPLE_ROSTER
 
 TWO_DOMAINS = """
@@ -298,3 +299,21 @@ def test_a_domain_with_external_dns_gets_no_zone_lookup_and_no_records(run):
     names = {(r["name"], r["type"]) for r in result.outputs["dns_records"]}
     assert {("bounce.test2.com", "MX"), ("bounce.test2.com", "TXT")} <= names
     assert sum(1 for name, rtype in names if name.endswith("._domainkey.test2.com") and rtype == "CNAME") == 3
+
+
+def test_two_components_in_one_stack_get_their_own_configuration_sets(tmp_path):
+    """Another program may hold several SesMail components: the program's own (`ses-mail`) keeps
+    `ses-mail-<stack>`, any other is named after the stack and its component name."""
+    (tmp_path / "Pulumi.yaml").write_text("name: ses-mail\nruntime: python\n")
+    (tmp_path / "a.yaml").write_text("domains:\n  - name: a.example\npeople:\n  - email: x@a.example\n")
+    (tmp_path / "b.yaml").write_text("domains:\n  - name: b.example\npeople:\n  - email: y@b.example\n")
+    (tmp_path / "__main__.py").write_text(
+        "from ses_mail import SesMail\n"
+        "SesMail('ses-mail', {'roster': 'a.yaml', 'region': 'eu-west-1'})\n"
+        "SesMail('marketing', {'roster': 'b.yaml', 'region': 'eu-west-1'})\n")
+    result = run_program(project=Project(tmp_path), stack="prod", stack_config={"aws:region": "eu-west-1"})
+    sets = sorted(r.inputs["configurationSetName"] for r in result.of_type("aws:sesv2/configurationSet:ConfigurationSet"))
+    assert sets == ["ses-mail-prod", "ses-mail-prod-marketing"]
+    identities = {r.inputs["emailIdentity"]: r.inputs["configurationSetName"]
+                  for r in result.of_type("aws:sesv2/emailIdentity:EmailIdentity")}
+    assert identities == {"a.example": "ses-mail-prod", "b.example": "ses-mail-prod-marketing"}

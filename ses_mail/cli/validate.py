@@ -1,6 +1,6 @@
 """Validate roster files without the Pulumi engine: fast enough for a pre-commit hook.
 
-Uses the same `ses_mail.roster.model.load_roster` as the program, so a file that passes here passes the
+Uses the same loader as the program (`ses_mail.roster.load_roster_checked`), so a file that passes here passes the
 program's own validation (hosted zones are looked up only by `pulumi preview`/`up`).
 
     ses-mail validate [FILE ...]    # default: every stack's configured roster

@@ -90,7 +90,7 @@ class SendingDomain(pulumi.ComponentResource):
                 domain_resource(domain.name, "verification"),
                 domain=self.identity.email_identity,
                 region=region,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=dkim_resources,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=dkim_resources, retain_on_delete=retain,
                                             custom_timeouts=pulumi.CustomTimeouts(create=f"{verify_minutes}m")),
             )
 

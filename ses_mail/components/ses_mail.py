@@ -12,7 +12,6 @@ No `from __future__ import annotations` here: the SDK's component analyzer
 (`pulumi.provider.experimental`) reads the annotations of `SesMailArgs` and `SesMail` at run
 time to derive the package schema for other languages.
 """
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional, TypedDict
@@ -39,10 +38,7 @@ from ses_mail.specs import deliverability as deliverability_spec
 from ses_mail.specs.iam_policy import SECRET_ADMIN_PATH, arn_matches, default_secret_admins
 from ses_mail.specs.naming import IAM_USER_PATH
 
-if sys.version_info >= (3, 11):
-    from typing import NotRequired
-else:  # pragma: no cover - Python 3.10
-    from typing_extensions import NotRequired
+from typing import NotRequired
 
 #: The component's type token; the package name (`ses-mail`) is also the plugin's name.
 TYPE = "ses-mail:index:SesMail"
@@ -299,6 +295,17 @@ def _invoke_options(opts: Optional[pulumi.ResourceOptions]) -> Optional[pulumi.I
     return pulumi.InvokeOptions(provider=provider) if provider is not None else None
 
 
+#: The name this program gives its one component; its configuration set is `ses-mail-<stack>`.
+DEFAULT_NAME = "ses-mail"
+
+
+def configuration_set_key(name: str) -> str:
+    """What the stack's configuration set is named after: the stack, and the component's name
+    when it is not the program's own, so two SesMail components in one stack never share a set."""
+    stack = pulumi.get_stack()
+    return stack if name == DEFAULT_NAME else f"{stack}-{name}"
+
+
 #: Until 0.4.0: domains and senders were registered at the stack root before 0.3.0. The alias
 #: lets a stack deployed with 0.2.x adopt them (and, through their aliases, all their children)
 #: in place; see README, "Using the component from another program".
@@ -336,7 +343,8 @@ class SesMail(pulumi.ComponentResource):
                                   "region (`pulumi config set aws:region <region>`)")
         # Limits are measured for this region; the secret admins are known here only when configured.
         configured_admins = settings.secret_admins or None
-        set_name = deliverability_spec.configuration_set_name(pulumi.get_stack())
+        set_key = configuration_set_key(name)
+        set_name = deliverability_spec.configuration_set_name(set_key)
         roster = read_roster(settings.roster_path, Deployment(region=region, admins=configured_admins,
                                                               configuration_set=set_name))
         if provider is None and any(roster.settings(p).delivery == "pgp" for p in roster.people):
@@ -361,7 +369,7 @@ class SesMail(pulumi.ComponentResource):
 
         # Stack-level first: identities name its configuration set, send policies allow it.
         # (New in 0.3.0, so born under the component: no alias.)
-        self.feedback = Deliverability(roster, stack=pulumi.get_stack(), region=region,
+        self.feedback = Deliverability(roster, stack=set_key, region=region,
                                        bounce_alarm=settings.bounce_alarm, complaint_alarm=settings.complaint_alarm,
                                        opts=pulumi.ResourceOptions(parent=self))
         # `existing: reference` domains are managed elsewhere: no resource here, only their ARN.

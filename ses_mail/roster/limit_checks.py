@@ -141,10 +141,13 @@ def _check_counts(roster: Roster, at: Any, warnings: list[Problem]) -> None:
                                "and `pulumi up` fails part-way once it is full", warnings)
 
     count(("people",), L.IAM_USERS_PER_ACCOUNT, len(roster.people), "need one IAM user each")
-    count(("domains",), L.SES_IDENTITIES_PER_REGION, len(roster.domains), "need one SES identity each")
+    # `existing: reference` domains get no identity here, `dns: external` ones no Route 53 records.
+    owned = [d for d in roster.domains if d.existing != "reference"]
+    count(("domains",), L.SES_IDENTITIES_PER_REGION, len(owned), "need one SES identity each")
     zones: dict[str, list[int]] = {}
     for i, domain in enumerate(roster.domains):
-        zones.setdefault(domain.hosted_zone, []).append(i)
+        if domain.existing != "reference" and domain.dns == "route53":
+            zones.setdefault(domain.hosted_zone, []).append(i)
     for zone, indices in zones.items():
         records = _RECORDS_PER_ZONE + sum(
             _RECORDS_PER_DOMAIN + (1 if roster.domains[i].dmarc.enabled else 0) for i in indices)
