@@ -57,9 +57,5 @@ def boto3_factory(region: Optional[str] = None, profile: Optional[str] = None) -
             cache[service] = guard(session.client(service, config=config))
         return cache[service]
 
-    factory.region = session.region_name  # type: ignore[attr-defined]
     return factory
 
-
-def region_of(factory: ClientFactory) -> Optional[str]:
-    return getattr(factory, "region", None)

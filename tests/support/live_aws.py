@@ -96,7 +96,6 @@ def factory(calls: Calls, *, region: str = REGION, stubbed: Optional[dict[str, A
             cache[service] = calls.attach(guard(client))
         return cache[service]
 
-    make.region = region  # type: ignore[attr-defined]
     return make
 
 
