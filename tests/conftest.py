@@ -14,6 +14,10 @@ if str(PROJECT_DIR) not in sys.path:
 
 from ses_mail.review.engine import ProgramRun, run_program  # noqa: E402
 
+# Fixtures of the support modules, for every test without importing them by name (an imported
+# fixture reads as an unused import, and a test's parameter of that name as a redefinition).
+pytest_plugins = ("tests.credential_helpers", "tests.support.dns_server", "tests.support.live_aws")
+
 EXAMPLE_ROSTER = PROJECT_DIR / "config" / "roster.yaml"
 
 BASIC = """

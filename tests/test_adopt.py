@@ -2,8 +2,8 @@
 
 Route 53, IAM and STS are moto's emulation; SES v2 is botocore's Stubber, which checks every
 request and canned response against AWS's API model (moto's SES v2 has no DKIM tokens or MAIL
-FROM status). Every client carries a recorder on botocore's `before-parameter-build` event, so
-the tests see every call the command makes.
+FROM status). Every client the account's session makes carries the shared recorder
+(tests/support/live_aws.py `Calls`), so the tests see every call the command makes.
 """
 from __future__ import annotations
 
@@ -16,51 +16,42 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 
-from ses_mail.adoption.account import Account, WriteRefused
-from ses_mail.adoption.importfile import IDENTITY, MAIL_FROM, RECORD, parent_chain
+from ses_mail.adoption.account import Account
+from ses_mail.adoption.importfile import parent_chain
 from ses_mail.cli import adopt as adopt_cli
+from ses_mail.live.clients import WriteRefused
 from ses_mail.review.changes import DELETE, diff_stack, resources
 from ses_mail.review.engine import run_program
 from ses_mail.review.render import render_json, render_text, Report
 from tests.iam_eval import Request, allows
+from tests.support.live_aws import REGION, Calls, identity, readme_policy
 
-REGION = "eu-west-1"
 OTHER = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
 TOKENS = ["aaaa1111bbbb2222cccc3333dddd4444", "eeee5555ffff6666gggg7777hhhh8888", "iiii9999jjjj0000kkkk1111llll2222"]
-README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 # --- fixtures -----------------------------------------------------------------------------
-
-@pytest.fixture
-def aws(monkeypatch):
-    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
-        yield
-
 
 class Fake:
     """One fake account: moto's Route 53 and a stubbed SES v2 per region, calls recorded."""
 
     def __init__(self) -> None:
         self.session = boto3.Session(region_name=REGION)
-        self.calls: list[tuple[str, str, dict]] = []
-        self.session.events.register("before-parameter-build", self._record)
+        # Records only: the refusal of writes under test here is the runtime guard's own.
+        self.recorded = Calls(fail_on_writes=False)
+        self.recorded.watch(self.session)
         self.route53 = boto3.client("route53")   # the test's own (writing) client, not recorded
         self.zones: dict[str, str] = {}
         self.ses = {r: self.session.client("sesv2", region_name=r) for r in (REGION, OTHER)}
         self.stubs = {r: Stubber(c) for r, c in self.ses.items()}
         self.identities: dict[str, dict[str, dict]] = {REGION: {}, OTHER: {}}
 
-    def _record(self, model=None, params=None, **_):
-        self.calls.append((model.service_model.signing_name, model.name, dict(params or {})))
+    @property
+    def calls(self) -> list[tuple[str, str, dict]]:
+        """(IAM action prefix, operation, parameters) of every call the command made."""
+        return self.recorded.requests
 
     def zone(self, name: str) -> str:
         zone = self.route53.create_hosted_zone(Name=name, CallerReference=name)["HostedZone"]["Id"].split("/")[-1]
@@ -74,16 +65,9 @@ class Fake:
 
     def identity(self, name: str, *, region: str = REGION, tokens=TOKENS, mail_from: str | None = None,
                  origin: str = "AWS_SES", key: str = "RSA_1024_BIT") -> None:
-        answer = {
-            "IdentityType": "DOMAIN", "FeedbackForwardingStatus": True, "VerifiedForSendingStatus": True,
-            "DkimAttributes": {"SigningEnabled": True, "Status": "SUCCESS", "Tokens": list(tokens),
-                               "SigningAttributesOrigin": origin, "NextSigningKeyLength": key,
-                               "CurrentSigningKeyLength": key},
-            "MailFromAttributes": {"MailFromDomain": mail_from or "", "MailFromDomainStatus": "SUCCESS" if mail_from else "FAILED",
-                                   "BehaviorOnMxFailure": "USE_DEFAULT_VALUE"},
-            "Policies": {}, "Tags": [], "VerificationStatus": "SUCCESS",
-        }
-        self.identities[region][name] = answer
+        self.identities[region][name] = identity(
+            name, tokens=tokens, mail_from=mail_from or "", mail_from_status="SUCCESS" if mail_from else "FAILED",
+            configuration_set=None, origin=origin, key_length=key)
 
     def expect(self, roster_domains: list[str], searched: bool) -> None:
         """Queue the SES answers in the order the command asks: GetEmailIdentity per
@@ -484,13 +468,6 @@ def test_nothing_to_adopt(project, capsys):
     assert "Nothing to adopt" in capsys.readouterr().out
 
 
-def readme_policy() -> dict:
-    text = README.read_text(encoding="utf-8")
-    section = text[text.index("## Already using SES?"):]
-    block = section[section.index("```json") + len("```json"):]
-    return json.loads(block[:block.index("```")])
-
-
 def resource_of(service: str, operation: str, params: dict) -> str:
     if service == "ses" and "EmailIdentity" in params:
         return f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/{params['EmailIdentity']}"
@@ -508,7 +485,7 @@ def test_readme_policy_covers_every_call_adopt_makes(project, fake):
     fake.expect(["example.com", "later.example", "partner.example"], searched=True)
     code, report, _ = adopt(directory, fake)
     assert code == 0, report["findings"]
-    policy = readme_policy()
+    policy = readme_policy("## Already using SES?")
     made = {(s, op) for s, op, _ in fake.calls}
     assert {("ses", "GetEmailIdentity"), ("ses", "ListEmailIdentities"), ("route53", "ListHostedZonesByName"),
             ("route53", "ListResourceRecordSets"), ("sts", "GetCallerIdentity")} <= made

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from ses_mail.cli import audit as audit_cli
 from ses_mail.live import audit
@@ -46,17 +45,6 @@ people:
 """
 TARO, HANAKO, JIRO = (iam_user_name(a) for a in ("taro@test1.com", "hanako@test1.com", "jiro@test1.com"))
 SES_CLI = Path(sys.executable).parent / "ses-mail"
-
-
-@pytest.fixture
-def aws(monkeypatch):
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": "/dev/null",
-                        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        yield
 
 
 def provision(roster_text: str = ROSTER, *, endpoint: str | None = None, boundary: str | None = None) -> dict:

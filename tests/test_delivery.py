@@ -15,7 +15,7 @@ from ses_mail.review.emulation import AwsMocks, fake_secret_key
 from ses_mail.review.engine import run_program
 from tests.credential_helpers import (ACCOUNT, DEFAULT_ADMINS, DEPLOYER, KEY, READER, SECRET, SECRET_POLICY,  # noqa: F401
                                       SECRET_VERSION, by_name, derived_password, everything_plain,
-                                      raw_requests, roster)
+                                      roster)
 from tests.iam_eval import Request, decide_access
 
 # A binary OpenPGP public-key packet (old format, tag 6) in base64, as `gpg --export | base64`.

@@ -9,7 +9,7 @@ import dns.rdatatype
 import dns.resolver
 import pytest
 
-from tests.support.dns_server import dns_zone, loopback_only, resolver_for, serve_zone  # noqa: F401
+from tests.support.dns_server import resolver_for, serve_zone
 
 ROWS = [
     ("test1.com", "SOA", "ns.test1.com. hostmaster.test1.com. 1 7200 900 1209600 300", 600),
@@ -69,6 +69,20 @@ def test_cname_loops_and_out_of_zone_targets_stop_the_chain():
         loop = ask(server, "loop1.test1.com", "A")
         assert [r.to_text() for r in loop.answer] == ["loop1.test1.com. 600 IN CNAME loop2.test1.com.",
                                                       "loop2.test1.com. 600 IN CNAME loop1.test1.com."]
+
+
+def test_data_beside_a_cname_is_served_as_given(dns_zone):
+    """A conflict no real zone accepts, planted for the doctor's tests: both are answered."""
+    dns_zone.replace(ROWS + [("sel._domainkey.test1.com", "TXT", "v=DKIM1; p=MIIB", 600),
+                             ("_dmarc.test1.com", "CNAME", "dmarc.vendor.example.net", 600)])
+    response = ask(dns_zone, "sel._domainkey.test1.com", "TXT")
+    assert sorted(dns.rdatatype.to_text(r.rdtype) for r in response.answer) == ["CNAME", "TXT"]
+    assert all(r.name.to_text() == "sel._domainkey.test1.com." for r in response.answer)
+    assert [dns.rdatatype.to_text(r.rdtype) for r in ask(dns_zone, "sel._domainkey.test1.com", "CNAME").answer] \
+        == ["CNAME"]
+    # A CNAME leaving the zone's data: the CNAME is answered, the target does not exist here.
+    dmarc = ask(dns_zone, "_dmarc.test1.com", "TXT")
+    assert [r.to_text() for r in dmarc.answer] == ["_dmarc.test1.com. 600 IN CNAME dmarc.vendor.example.net."]
 
 
 def test_nxdomain_versus_nodata(dns_zone):

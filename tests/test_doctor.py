@@ -1,7 +1,8 @@
 """`ses-mail doctor` against emulated AWS and a real DNS server on 127.0.0.1.
 
 Route 53 and CloudWatch are moto; SES v2 is botocore's Stubber (validated against AWS's model);
-the published zone is served by tests/support/live_dns.py and queried through --resolver.
+the published zone is served by tests/support/dns_server.py (conflicts such as a CNAME beside a TXT
+are served as given) and queried through --resolver.
 """
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import json
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from ses_mail.cli import doctor as doctor_cli
 from ses_mail.live import doctor
@@ -21,7 +21,7 @@ from ses_mail.roster import parse_roster
 from ses_mail.specs.dns_records import DnsRecord, dkim_records, route53_values, static_records
 from tests.iam_eval import Request, allows
 from tests.support.live_aws import REGION, TOKENS, Calls, account, factory, identity, not_found, readme_policy, ses_client
-from tests.support.live_dns import serve_zone
+from tests.support.dns_server import serve_zone
 
 ROSTER = """
 domains:
@@ -33,17 +33,6 @@ people:
   - email: taro@test1.com
 """
 DOMAIN = parse_roster(ROSTER.strip() + "\n", "roster.yaml").domains[0]
-
-
-@pytest.fixture
-def aws(monkeypatch):
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": "/dev/null",
-                        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        yield
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from ses_mail.components import ses_mail as component
 from ses_mail.roster.errors import RosterError
 from ses_mail.specs.key_slots import MAX_KEYS_PER_USER, key_resource, key_slots, slot_of
 from ses_mail.roster import parse_roster
-from tests.credential_helpers import (KEY, POLICY, USER, by_name, derived_password, raw_requests,  # noqa: F401
+from tests.credential_helpers import (KEY, POLICY, USER, by_name, derived_password,  # noqa: F401
                                       roster)
 
 TARO = "  - email: taro@test1.com\n    name: Taro Yamada\n"

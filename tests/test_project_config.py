@@ -5,7 +5,6 @@ import base64
 import re
 
 import pulumi
-import pytest
 import yaml
 
 from ses_mail.review.engine import run_program

@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ses_mail.specs.dns_records import dkim_domain, dkim_records, route53_values, static_records
 from ses_mail.roster import parse_roster
-from tests.support.dns_server import LocalDnsServer, loopback_only, resolver_for, serve_zone  # noqa: F401
+from tests.support.dns_server import LocalDnsServer, resolver_for, serve_zone
 
 # pyspf 2.0.14 calls dnspython's deprecated dns.resolver.query(); not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:please use dns.resolver.resolve:DeprecationWarning")

@@ -1,8 +1,8 @@
 """What already exists in the AWS account, read through boto3 and nothing but read calls.
 
-Every client this module hands out carries a botocore `before-call` guard that refuses any
-operation whose name does not start with Get, List or Describe, so a bug here can never change
-the account. Clients honour the usual configuration, `AWS_ENDPOINT_URL` (and the per-service
+Every client this module hands out carries the live commands' botocore `before-call` guard
+(`ses_mail.live.clients.guard`), which refuses any operation whose name does not start with Get,
+List or Describe, so a bug here can never change the account. Clients honour the usual configuration, `AWS_ENDPOINT_URL` (and the per-service
 `AWS_ENDPOINT_URL_<SERVICE>`) included: botocore reads it, and nothing here overrides it.
 """
 from __future__ import annotations
@@ -10,21 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-#: The only operations `ses-mail adopt` may call (by name prefix).
-READ_ONLY_PREFIXES = ("Get", "List", "Describe")
-_GUARD_ID = "ses-mail-read-only-guard"
-
-
-class WriteRefused(RuntimeError):
-    """An operation that is not a read was about to be sent."""
-
-
-def read_only_guard(model: Any = None, **_: Any) -> None:
-    """botocore `before-call` handler: fail before anything but Get/List/Describe is sent."""
-    name = getattr(model, "name", "")
-    if not name.startswith(READ_ONLY_PREFIXES):
-        service = getattr(getattr(model, "service_model", None), "service_name", "?")
-        raise WriteRefused(f"ses-mail adopt is read-only: refused to call {service}:{name}")
+from ses_mail.live.clients import guard
 
 
 @dataclass(frozen=True)
@@ -73,9 +59,7 @@ class Account:
         key = (service, region or self.default_region)
         if key not in self.clients:
             self.clients[key] = self.session.client(service, region_name=key[1])
-        client = self.clients[key]
-        client.meta.events.register("before-call", read_only_guard, unique_id=_GUARD_ID)
-        return client
+        return guard(self.clients[key])
 
     # --- STS ---------------------------------------------------------------------------
     def caller(self) -> dict[str, str]:

@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional
 from ses_mail.live.clients import ClientFactory
 from ses_mail.live.dns_check import Resolver
 from ses_mail.live.findings import (
-    Answer, Finding, check_account, check_data_beside_cname, check_delegation, check_identity,
+    Finding, check_account, check_data_beside_cname, check_delegation, check_identity,
     check_record, check_reputation, failing, next_hour,
 )
 from ses_mail.live.target import Target

@@ -27,11 +27,8 @@ import yaml
 from yaml.constructor import ConstructorError
 from yaml.events import (
     AliasEvent,
-    DocumentEndEvent,
-    MappingEndEvent,
     MappingStartEvent,
     ScalarEvent,
-    SequenceEndEvent,
     SequenceStartEvent,
     StreamEndEvent,
 )

@@ -213,10 +213,6 @@ def reputation_alarms(set_name: str, bounce: float = DEFAULT_BOUNCE_ALARM,
     ]
 
 
-def alarm_arn(region: str, account_id: str, name: str, partition: str = "aws") -> str:
-    return f"arn:{partition}:cloudwatch:{region}:{account_id}:alarm:{name}"
-
-
 SUPPRESSION_REASONS = ("BOUNCE", "COMPLAINT")
 
 

@@ -13,6 +13,9 @@ as an authoritative server does:
 - a CNAME is answered with the CNAME and, while the target is in the zone, the target's
   records of the asked type (the chain is followed, loops stop); a query for the CNAME
   type itself gets the CNAME alone;
+- data beside a CNAME, which a real zone refuses, is served exactly as given, so that tests
+  can plant the conflict: a name holding a CNAME and records of the asked type is answered
+  with both;
 - negative answers carry the SOA of the closest enclosing zone when the rows have one.
 
 Rows are `(name, type, value, ttl)`. Values are zone-file text (`10 host` for MX, a name for
@@ -134,6 +137,9 @@ class ZoneResolver(BaseResolver):
             matching = [rr for rr in here if qtype == QTYPE.ANY or rr.rtype == qtype]
             cname = [rr for rr in here if rr.rtype == QTYPE.CNAME]
             if matching or not cname:
+                if matching and qtype not in (QTYPE.CNAME, QTYPE.ANY):
+                    for rr in cname:  # a conflict planted by the test: served as given
+                        reply.add_answer(rr)
                 for rr in matching:
                     reply.add_answer(rr)
                 if not matching:

@@ -1,9 +1,10 @@
 """AWS for the live commands' tests: moto for IAM, STS, CloudWatch and Route 53; botocore's Stubber
 for SES v2 (moto's has no GetAccount, no DKIM tokens, and never verifies an identity).
 
-`Calls` records every operation a command's clients attempt (before botocore sends it) and fails
-the test at once on anything that is not a read; the same record proves the README's IAM policy
-allows every call. Stubbed SES v2 answers are validated by the Stubber against AWS's API model,
+`Calls` records every operation a command's clients attempt, with its parameters (before botocore
+sends it), and fails the test at once on anything that is not a read; the same record proves the
+README's IAM policy allows every call. `aws` is the fixture for moto's emulation with test
+credentials and nothing from the machine's AWS configuration. Stubbed SES v2 answers are validated by the Stubber against AWS's API model,
 both ways: a request or response shape AWS would not accept fails the test.
 """
 from __future__ import annotations
@@ -14,7 +15,9 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import boto3
+import pytest
 from botocore.stub import Stubber
+from moto import mock_aws
 
 from ses_mail.live.clients import guard
 
@@ -28,23 +31,49 @@ class WriteAttempted(AssertionError):
     pass
 
 
-class Calls:
-    """Every `service:Operation` the command's clients attempted, in order."""
+@pytest.fixture
+def aws(monkeypatch):
+    """moto for every client the test makes, test credentials, region REGION; no profile, shared
+    config or endpoint of the machine's leaks in."""
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": "/dev/null",
+                        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    with mock_aws():
+        yield
 
-    def __init__(self) -> None:
-        self.made: list[str] = []
+
+class Calls:
+    """Every call the command's clients attempted, in order: `requests` as (IAM action prefix,
+    operation, parameters), `made` as `service:Operation`. With `fail_on_writes` (the default)
+    anything but a read fails the test before it is sent; without, the recorder only records
+    (for tests of the runtime guard's own refusal)."""
+
+    def __init__(self, *, fail_on_writes: bool = True) -> None:
+        self.fail_on_writes = fail_on_writes
+        self.requests: list[tuple[str, str, dict[str, Any]]] = []
+
+    def _record(self, model=None, params=None, **_: Any) -> None:
+        prefix = ACTION_PREFIX[model.service_model.service_name]
+        self.requests.append((prefix, model.name, dict(params or {})))
+        if self.fail_on_writes and not model.name.startswith(("Get", "List", "Describe")):
+            raise WriteAttempted(f"{prefix}:{model.name} is not a read: the live commands must be read-only")
 
     def attach(self, client: Any) -> Any:
-        service = client.meta.service_model.service_name
-
-        def record(model=None, **_: Any) -> None:
-            action = f"{ACTION_PREFIX[service]}:{model.name}"
-            self.made.append(action)
-            if not model.name.startswith(("Get", "List", "Describe")):
-                raise WriteAttempted(f"{action} is not a read: the live commands must be read-only")
-
-        client.meta.events.register_first("before-call.*.*", record)
+        """Record `client`'s calls."""
+        client.meta.events.register_first("before-parameter-build.*.*", self._record)
         return client
+
+    def watch(self, session: Any) -> Any:
+        """Record the calls of every client `session` (boto3) makes from now on."""
+        session.events.register_first("before-parameter-build.*.*", self._record)
+        return session
+
+    @property
+    def made(self) -> list[str]:
+        return [f"{prefix}:{operation}" for prefix, operation, _ in self.requests]
 
     @property
     def actions(self) -> set[str]:
@@ -67,7 +96,6 @@ def factory(calls: Calls, *, region: str = REGION, stubbed: Optional[dict[str, A
             cache[service] = calls.attach(guard(client))
         return cache[service]
 
-    make.region = region  # type: ignore[attr-defined]
     return make
 
 
@@ -78,16 +106,18 @@ TOKENS = ("tok1aaaaaaaaaaaaaaaaaaaaaaaaaaaa", "tok2bbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 
 def identity(domain: str, *, verified: bool = True, dkim: str = "SUCCESS", tokens=TOKENS,
              mail_from: Optional[str] = None, mail_from_status: str = "SUCCESS",
-             configuration_set: Optional[str] = "ses-mail", signing: bool = True) -> dict[str, Any]:
+             configuration_set: Optional[str] = "ses-mail", signing: bool = True,
+             origin: str = "AWS_SES", key_length: str = "RSA_2048_BIT") -> dict[str, Any]:
+    """A GetEmailIdentity answer for a domain; `mail_from` None is `mail.<domain>`, "" is none set."""
     answer: dict[str, Any] = {
         "IdentityType": "DOMAIN",
         "FeedbackForwardingStatus": True,
         "VerifiedForSendingStatus": verified,
         "VerificationStatus": "SUCCESS" if verified else "PENDING",
         "DkimAttributes": {"SigningEnabled": signing, "Status": dkim, "Tokens": list(tokens),
-                           "SigningAttributesOrigin": "AWS_SES", "NextSigningKeyLength": "RSA_2048_BIT",
-                           "CurrentSigningKeyLength": "RSA_2048_BIT"},
-        "MailFromAttributes": {"MailFromDomain": mail_from or f"mail.{domain}",
+                           "SigningAttributesOrigin": origin, "NextSigningKeyLength": key_length,
+                           "CurrentSigningKeyLength": key_length},
+        "MailFromAttributes": {"MailFromDomain": f"mail.{domain}" if mail_from is None else mail_from,
                                "MailFromDomainStatus": mail_from_status,
                                "BehaviorOnMxFailure": "USE_DEFAULT_VALUE"},
         "Policies": {},
