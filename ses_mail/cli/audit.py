@@ -10,12 +10,12 @@ refused a read.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Optional
 
 from ses_mail.live.clients import ClientFactory, boto3_factory
-from ses_mail.live.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, explain
+from ses_mail.cli.account_run import report_and_exit
+from ses_mail.live.errors import EXIT_USAGE
 
 
 def _days(text: str) -> int:
@@ -60,20 +60,10 @@ def main(argv: Optional[list[str]] = None, *, clients: Optional[ClientFactory] =
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
     factory = clients or boto3_factory(target.region)
-    try:
-        report = audit.run(target, factory, stale_days=args.stale_days, max_age_days=args.max_key_age_days,
-                           metric_days=args.days, progress=progress)
-    except Exception as err:  # noqa: BLE001 - explain() picks what is the environment's fault
-        message = explain(err)
-        if message is None:
-            raise
-        print(f"error: {message}", file=sys.stderr)
-        return EXIT_USAGE
-    if args.format == "json":
-        print(json.dumps(report.as_dict(), indent=2, sort_keys=True, default=str))
-    else:
-        render(report, console())
-    return EXIT_OK if report.clean else EXIT_FINDINGS
+    return report_and_exit(
+        lambda: audit.run(target, factory, stale_days=args.stale_days, max_age_days=args.max_key_age_days,
+                          metric_days=args.days, progress=progress),
+        fmt=args.format, render=lambda report: render(report, console()), passed=lambda report: report.clean)
 
 
 def render(report, out) -> None:

@@ -9,12 +9,12 @@ Read-only; AWS credentials from the standard chain (no Pulumi CLI). Exit status:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Optional
 
 from ses_mail.live.clients import ClientFactory, boto3_factory
-from ses_mail.live.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, explain
+from ses_mail.cli.account_run import report_and_exit
+from ses_mail.live.errors import EXIT_USAGE
 
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
@@ -59,21 +59,13 @@ def main(argv: Optional[list[str]] = None, *, clients: Optional[ClientFactory] =
         if args.format == "text":
             print(f"waiting: {len(pending)} findings remain, checking again...", file=sys.stderr)
 
-    try:
+    def check():
         from ses_mail.cli.console import status
         with status(f"checking {len(target.roster.domains)} domains in {target.region}"):
-            report = doctor.run(target, factory, resolver, wait=args.wait, on_poll=polling)
-    except Exception as err:  # noqa: BLE001 - explain() picks what is the environment's fault
-        message = explain(err)
-        if message is None:
-            raise
-        print(f"error: {message}", file=sys.stderr)
-        return EXIT_USAGE
-    if args.format == "json":
-        print(json.dumps(report.as_dict(), indent=2, sort_keys=True, default=str))
-    else:
-        render(report, out)
-    return EXIT_OK if report.healthy else EXIT_FINDINGS
+            return doctor.run(target, factory, resolver, wait=args.wait, on_poll=polling)
+
+    return report_and_exit(check, fmt=args.format, render=lambda report: render(report, out),
+                           passed=lambda report: report.healthy)
 
 
 def render(report, out) -> None:
