@@ -22,6 +22,7 @@ from ses_mail.live import audit
 from ses_mail.live.findings import KeyState, check_keys
 from ses_mail.live.target import resolve_target
 from ses_mail.roster import parse_roster
+from ses_mail.specs.deliverability import configuration_set_arn, configuration_set_name
 from ses_mail.specs.iam_policy import identity_arn, send_as_policy
 from ses_mail.specs.key_slots import key_slots
 from ses_mail.specs.naming import IAM_USER_PATH, SEND_POLICY_NAME, iam_user_name
@@ -47,8 +48,10 @@ TARO, HANAKO, JIRO = (iam_user_name(a) for a in ("taro@test1.com", "hanako@test1
 SES_CLI = Path(sys.executable).parent / "ses-mail"
 
 
-def provision(roster_text: str = ROSTER, *, endpoint: str | None = None, boundary: str | None = None) -> dict:
-    """Create what `pulumi up` creates for the roster's people (user, send policy, keys)."""
+def provision(roster_text: str = ROSTER, *, endpoint: str | None = None, boundary: str | None = None,
+              stack: str = "dev") -> dict:
+    """Create what `pulumi up` of `stack` creates for the roster's people (user, send policy with
+    the identity and the stack's configuration set, keys)."""
     roster = parse_roster(roster_text.strip() + "\n", "roster.yaml")
     iam = boto3.client("iam", endpoint_url=endpoint)
     keys: dict[str, list[dict]] = {}
@@ -57,9 +60,11 @@ def provision(roster_text: str = ROSTER, *, endpoint: str | None = None, boundar
         name = iam_user_name(person.email)
         extra = {"PermissionsBoundary": boundary} if boundary else {}
         iam.create_user(UserName=name, Path=IAM_USER_PATH, **extra)
+        set_arn = (configuration_set_arn(REGION, ACCOUNT, configuration_set_name(stack))
+                   if roster.deliverability.configuration_set else None)
         policy = send_as_policy(person.email, identity_arn(REGION, ACCOUNT, person.domain),
                                 display_name=settings.display_name, allowed_ips=settings.allowed_ips,
-                                recipients=settings.recipients)
+                                recipients=settings.recipients, configuration_set_arn=set_arn)
         iam.put_user_policy(UserName=name, PolicyName=SEND_POLICY_NAME, PolicyDocument=json.dumps(policy, sort_keys=True))
         keys[name] = []
         for _ in key_slots(settings.key, settings.previous_key):
@@ -273,7 +278,7 @@ def test_policy_for_another_region_is_drift(tmp_path, capsys, aws):
 def test_permissions_boundary_against_stack_config(tmp_path, capsys, aws):
     """No boundary expected but one set (someone else's), and one expected but missing: both drift."""
     boundary = f"arn:aws:iam::{ACCOUNT}:policy/ses-smtp-boundary"
-    provision()
+    provision(stack="prod")
     (tmp_path / "Pulumi.yaml").write_text("name: mail\nruntime: python\n", encoding="utf-8")
     stack = tmp_path / "Pulumi.prod.yaml"
     roster_file(tmp_path)
@@ -377,3 +382,26 @@ def test_end_to_end_against_a_moto_server(tmp_path, moto_server, monkeypatch):
     no_creds = {k: v for k, v in env.items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
     done = subprocess.run(command, env=no_creds, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stderr.startswith("error: no AWS credentials"), done.stderr
+
+
+def test_a_send_policy_for_another_stacks_configuration_set_is_drift(tmp_path, capsys, aws):
+    """With --stack, the send policy must allow exactly that stack's configuration set (what
+    `pulumi up` of the stack writes); a policy naming another stack's set has drifted. With a
+    roster file alone the stack is unknown and the set's ARN is not compared."""
+    provision(stack="dev")
+    (tmp_path / "Pulumi.yaml").write_text("name: mail\nruntime: python\n", encoding="utf-8")
+    roster_file(tmp_path)
+    for name in ("dev", "prod"):
+        (tmp_path / f"Pulumi.{name}.yaml").write_text(
+            f"config:\n  aws:region: {REGION}\n  ses-mail:roster: roster.yaml\n", encoding="utf-8")
+
+    def audit_stack(stack: str):
+        code = audit_cli.main(["--stack", stack, "--project-dir", str(tmp_path), "--format", "json"],
+                              clients=factory(Calls()))
+        return code, json.loads(capsys.readouterr().out)
+
+    assert audit_stack("dev")[0] == 0
+    code, report = audit_stack("prod")
+    assert code == 1 and set(codes(report)) == {"policy-drift"} and len(codes(report)["policy-drift"]) == 3
+    code, report, _ = run_audit(tmp_path, capsys)  # --roster: the set's name is not known
+    assert code == 0, report["findings"]

@@ -15,7 +15,8 @@ from ses_mail.cli import doctor as doctor_cli
 from ses_mail.live import doctor
 from ses_mail.live.clients import WriteRefused, boto3_factory, guard
 from ses_mail.live.dns_check import Resolver, parse_server
-from ses_mail.live.findings import Answer, check_record, parse_rate, policy_equal
+from ses_mail.live.findings import Answer, check_record, policy_equal
+from ses_mail.specs.deliverability import BOUNCE_PAUSE, parse_rate
 from ses_mail.live.target import resolve_target
 from ses_mail.roster import parse_roster
 from ses_mail.specs.dns_records import DnsRecord, dkim_records, route53_values, static_records
@@ -337,11 +338,13 @@ def test_reputation_thresholds_from_stack_config(tmp_path, capsys, zone):
     assert report["region"] == "eu-west-1"
 
 
-def test_parse_rate():
-    assert parse_rate("2%") == 0.02 and parse_rate("0.0005") == 0.0005
-    for bad in ("2", "-1%", "abc"):
+def test_thresholds_are_read_as_pulumi_up_reads_them():
+    """doctor takes the stack's thresholds with the program's own parser, so a threshold that
+    `pulumi up` refuses (at SES's pause level or above) is refused here too."""
+    assert parse_rate("2%", pause_level=BOUNCE_PAUSE) == 0.02 and parse_rate("0.0005", pause_level=BOUNCE_PAUSE) == 0.0005
+    for bad in ("2", "-1%", "abc", "10%"):
         with pytest.raises(ValueError):
-            parse_rate(bad)
+            parse_rate(bad, pause_level=BOUNCE_PAUSE)
 
 
 # --- --wait -----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from ses_mail.live.findings import (
 )
 from ses_mail.live.target import Target
 from ses_mail.roster import Person
+from ses_mail.specs.deliverability import configuration_set_arn
 from ses_mail.specs.iam_policy import identity_arn, send_as_policy
 from ses_mail.specs.key_slots import key_slots
 from ses_mail.specs.naming import SEND_POLICY_NAME, iam_user_name
@@ -101,8 +102,25 @@ def _known(value: Optional[str]) -> Optional[str]:
     return None if value in (None, "N/A") else value
 
 
+def without_configuration_sets(document: Any) -> Any:
+    """A send policy with any configuration-set ARN left out of its Resource."""
+    if isinstance(document, str):
+        import json
+        document = json.loads(document)
+    out = dict(document)
+    statements = []
+    for statement in out.get("Statement", []):
+        resource = statement.get("Resource")
+        if isinstance(resource, list):
+            kept = [r for r in resource if ":configuration-set/" not in r]
+            statement = {**statement, "Resource": kept[0] if len(kept) == 1 else kept}
+        statements.append(statement)
+    out["Statement"] = statements
+    return out
+
+
 def audit_person(person: Person, target: Target, clients: ClientFactory, account_id: str, *, now: datetime,
-                 stale_days: int, max_age_days: int) -> PersonReport:
+                 stale_days: int, max_age_days: int, partition: str = "aws") -> PersonReport:
     iam = clients("iam")
     settings = target.roster.settings(person)
     name = iam_user_name(person.email)
@@ -146,9 +164,15 @@ def audit_person(person: Person, target: Target, clients: ClientFactory, account
     except iam.exceptions.NoSuchEntityException:
         login = False
     mfa = [d["SerialNumber"] for d in _pages(iam, "list_mfa_devices", "MFADevices", UserName=name)]
-    expected = send_as_policy(person.email, identity_arn(target.region, account_id, person.domain),
-                              display_name=settings.display_name, allowed_ips=settings.allowed_ips,
-                              recipients=settings.recipients)
+    arn = identity_arn(target.region, account_id, person.domain, partition)
+    set_arn = (configuration_set_arn(target.region, account_id, target.configuration_set, partition)
+               if target.configuration_set else None)
+    expected = send_as_policy(person.email, arn, display_name=settings.display_name,
+                              allowed_ips=settings.allowed_ips, recipients=settings.recipients,
+                              configuration_set_arn=set_arn)
+    if set_arn is None and target.stack is None and target.roster.deliverability.configuration_set:
+        # A roster file alone names no stack, so not the set's name: its ARN is not compared.
+        inline = {name: without_configuration_sets(doc) for name, doc in inline.items()}
     boundary = (user.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
     report.findings += check_user(name, expected_policy=expected, inline=inline, attached=attached, groups=groups,
                                   boundary=boundary, expected_boundary=target.permissions_boundary,
@@ -190,8 +214,9 @@ def run(target: Target, clients: ClientFactory, *, stale_days: int = DEFAULT_STA
         now: Optional[datetime] = None,
         progress: Callable[[Iterable[Person], str], Iterable[Person]] = lambda items, what: items) -> AuditReport:
     now = now or datetime.now(timezone.utc)
-    account_id = clients("sts").get_caller_identity()["Account"]
-    people = [audit_person(p, target, clients, account_id, now=now, stale_days=stale_days,
+    caller = clients("sts").get_caller_identity()
+    account_id, partition = caller["Account"], caller["Arn"].split(":")[1]
+    people = [audit_person(p, target, clients, account_id, now=now, stale_days=stale_days, partition=partition,
                            max_age_days=max_age_days)
               for p in progress(target.roster.people, "auditing IAM users")]
     counts = activity(clients, [p.iam_user for p in people if p.exists], now=now, days=metric_days)

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from ses_mail.specs.dns_records import DnsRecord
+from ses_mail.specs.deliverability import DEFAULT_BOUNCE_ALARM, DEFAULT_COMPLAINT_ALARM  # noqa: F401 - re-exported
 
 ERROR, WARNING, INFO = "error", "warning", "info"
 SEVERITIES = (ERROR, WARNING, INFO)
@@ -260,19 +261,6 @@ def check_account(account: Mapping[str, Any], *, quota_warning: float = 0.8) -> 
                                 "request a quota increase (Service Quotas: Amazon SES, Sending quota)",
                                 {"sent": sent, "max": limit}))
     return findings
-
-
-DEFAULT_BOUNCE_ALARM = 0.02
-DEFAULT_COMPLAINT_ALARM = 0.0005
-
-
-def parse_rate(text: str) -> float:
-    """`2%` or a fraction such as `0.02`, as SES's reputation metrics are."""
-    text = text.strip()
-    value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-    if not 0 <= value <= 1:
-        raise ValueError("is not a rate: write a fraction such as 0.02 or a percentage such as 2%")
-    return value
 
 
 def check_reputation(bounce: Optional[float], complaint: Optional[float], *,

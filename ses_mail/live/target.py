@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from ses_mail.live.findings import DEFAULT_BOUNCE_ALARM, DEFAULT_COMPLAINT_ALARM, parse_rate
+from ses_mail.specs.deliverability import (BOUNCE_PAUSE, COMPLAINT_PAUSE, DEFAULT_BOUNCE_ALARM,
+                                          DEFAULT_COMPLAINT_ALARM, configuration_set_name, parse_rate)
 from ses_mail.project import NAMESPACE, ProjectNotFound, find_project
 from ses_mail.roster import Roster, RosterError, load_roster
 from ses_mail.roster.identifiers import is_aws_region
@@ -36,6 +37,7 @@ class Target:
     permissions_boundary: Optional[str] = None
     bounce_alarm: float = DEFAULT_BOUNCE_ALARM
     complaint_alarm: float = DEFAULT_COMPLAINT_ALARM
+    configuration_set: Optional[str] = None
 
 
 def _setting(config: dict[str, str], key: str, normalize, default):
@@ -81,8 +83,14 @@ def resolve_target(*, stack: Optional[str], roster: Optional[str], region: Optio
         roster=loaded, roster_path=path, region=region, stack=None if roster else stack,
         iam_path=_setting(config, "iamPath", normalize_iam_path, IAM_USER_PATH),
         permissions_boundary=_setting(config, "permissionsBoundary", normalize_policy_arn, None),
-        bounce_alarm=_setting(config, "bounceRateAlarm", parse_rate, DEFAULT_BOUNCE_ALARM),
-        complaint_alarm=_setting(config, "complaintRateAlarm", parse_rate, DEFAULT_COMPLAINT_ALARM),
+        bounce_alarm=_setting(config, "bounceRateAlarm", lambda v: parse_rate(v, pause_level=BOUNCE_PAUSE),
+                              DEFAULT_BOUNCE_ALARM),
+        complaint_alarm=_setting(config, "complaintRateAlarm", lambda v: parse_rate(v, pause_level=COMPLAINT_PAUSE),
+                                 DEFAULT_COMPLAINT_ALARM),
+        # The set the program makes the identities' default and allows in every send policy;
+        # with a roster file alone the stack, and so the set's name, is not known.
+        configuration_set=(configuration_set_name(stack) if not roster and loaded.deliverability.configuration_set
+                           else None),
     )
 
 

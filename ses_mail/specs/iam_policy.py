@@ -40,8 +40,8 @@ def arn_matches(pattern: str, arn: str) -> bool:
                for p, a in zip(pattern_parts, arn_parts))
 
 
-def identity_arn(region: str, account_id: str, identity: str) -> str:
-    return f"arn:aws:ses:{region}:{account_id}:identity/{identity}"
+def identity_arn(region: str, account_id: str, identity: str, partition: str = "aws") -> str:
+    return f"arn:{partition}:ses:{region}:{account_id}:identity/{identity}"
 
 
 def send_as_policy(address: str, identity_arn: str, *, display_name: str | None = None,
