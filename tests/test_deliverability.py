@@ -407,3 +407,18 @@ def test_the_plan_shows_the_deliverability_group_and_notes(run):
     assert "email ops@test1.com (must confirm)" in out
     assert "configuration_set=ses-mail-dev" in out
     assert "alarm ses-mail-dev-complaint-rate: AWS/SES Reputation.ComplaintRate >= 0.05% (AWS reviews at 0.1%)" in out
+
+
+def test_a_referenced_report_domain_must_publish_the_authorisation_itself(run):
+    """A report domain this stack only references (managed elsewhere) gets no record from this
+    stack: the plan says it must publish it, rather than claiming to publish it."""
+    result = run("""
+        domains:
+          - name: test1.com
+            dmarc: {rua: [dmarc@reports.example]}
+          - name: reports.example
+            existing: reference
+    """)
+    assert not [r for r in result.of_type(TYPES["record"]) if "._report._dmarc." in r.inputs["name"]]
+    (auth,) = result.outputs["deliverability"]["dmarc_report_authorizations"]
+    assert auth["report_domain"] == "reports.example" and auth["published_by"] == "the report domain"

@@ -283,10 +283,11 @@ def report_authorizations(domains: Iterable[Any]) -> list[ReportAuthorization]:
     closer test needs the public suffix list; an extra record would be harmless anyway).
     """
     domains = list(domains)
-    managed = {d.name for d in domains}
+    # `existing: reference` domains are managed elsewhere: this stack publishes nothing for them.
+    managed = {d.name for d in domains if getattr(d, "existing", None) != "reference"}
     found: dict[tuple[str, str], ReportAuthorization] = {}
     for d in domains:
-        if not d.dmarc.enabled:
+        if not d.dmarc.enabled or d.name not in managed:
             continue
         for address in (*d.dmarc.rua, *d.dmarc.ruf):
             report_domain = address.rpartition("@")[2].lower()
