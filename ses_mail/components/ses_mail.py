@@ -35,7 +35,7 @@ from ses_mail.roster.restrictions import (
     normalize_principal_arn,
 )
 from ses_mail.specs import deliverability as deliverability_spec
-from ses_mail.specs.iam_policy import SECRET_ADMIN_PATH, arn_matches, default_secret_admins
+from ses_mail.specs.iam_policy import SECRET_ADMIN_PATH, arn_matches, default_secret_admins, identity_arn
 from ses_mail.specs.naming import IAM_USER_PATH
 
 from typing import NotRequired
@@ -210,15 +210,28 @@ def lookup_zones(roster: Roster, file: Path, invoke: Optional[pulumi.InvokeOptio
     return zone_ids
 
 
-def referenced_identity_arns(roster: Roster, region: str, invoke: Optional[pulumi.InvokeOptions]) -> dict[str, str]:
+@dataclass(frozen=True)
+class Caller:
+    """Who runs the program (one getCallerIdentity, made before anything is registered)."""
+
+    account_id: str
+    arn: str
+
+    @property
+    def partition(self) -> str:
+        return self.arn.split(":")[1]
+
+
+def caller_identity(invoke: Optional[pulumi.InvokeOptions]) -> Caller:
+    found = aws.get_caller_identity(opts=invoke)
+    return Caller(found.account_id, found.arn)
+
+
+def referenced_identity_arns(roster: Roster, region: str, caller: Caller) -> dict[str, str]:
     """`existing: reference` domains: the ARN of each identity managed elsewhere, in this account
     and the SES region (the partition is the caller's), by domain."""
-    names = [d.name for d in roster.domains if d.existing == "reference"]
-    if not names:
-        return {}
-    caller = aws.get_caller_identity(opts=invoke)
-    partition = caller.arn.split(":")[1]
-    return {name: f"arn:{partition}:ses:{region}:{caller.account_id}:identity/{name}" for name in names}
+    return {d.name: identity_arn(region, caller.account_id, d.name, caller.partition)
+            for d in roster.domains if d.existing == "reference"}
 
 
 def provider_region(invoke: Optional[pulumi.InvokeOptions]) -> str:
@@ -249,16 +262,21 @@ def check_rotation_support(roster: Roster) -> None:
             "replacementTrigger resource option (3.208 or later): upgrade the Pulumi CLI and run again")
 
 
-def secrets_manager_options(roster: Roster, settings: Settings, file: Path,
+def secret_admins(settings: Settings, caller: Caller) -> tuple[str, ...]:
+    """The principals exempt from the secrets' Deny: the configured ones, else every role and user
+    under /ses-mail-admin/ of the account. Never the caller itself: a preview role and the
+    deploy role must plan the same policy."""
+    return settings.secret_admins or default_secret_admins(caller.account_id, caller.partition)
+
+
+def secrets_manager_options(roster: Roster, settings: Settings, file: Path, caller: Caller,
                             invoke: Optional[pulumi.InvokeOptions]) -> Optional[SecretsManagerOptions]:
     """Admins exempt from the secrets' Deny, and the KMS key; None when nobody uses it."""
     people = [p for p in roster.people if roster.settings(p).delivery == "secrets_manager"]
     if not people:
         return None
     configured = settings.secret_admins
-    caller = aws.get_caller_identity(opts=invoke)
-    # Never the caller itself: a preview role and the deploy role must plan the same policy.
-    admins = configured or default_secret_admins(caller.account_id, caller.arn.split(":")[1])
+    admins = secret_admins(settings, caller)
     if not pulumi.runtime.is_dry_run():
         # The provider reads each secret value back after writing it: a deployer outside the
         # exemption would fail half-way, so refuse before anything is registered. (A preview
@@ -341,11 +359,12 @@ class SesMail(pulumi.ComponentResource):
         if not region:
             raise pulumi.RunError(f"SesMail {name}: no SES region: give `region`, or set the provider's "
                                   "region (`pulumi config set aws:region <region>`)")
-        # Limits are measured for this region; the secret admins are known here only when configured.
-        configured_admins = settings.secret_admins or None
+        # Limits are measured for this region and the stack's configuration set; unconfigured secret
+        # admins are the /ses-mail-admin/ patterns, measured for the longest partition (an upper
+        # bound by a few characters: ses_mail.roster.limit_checks), so the roster is read once.
         set_key = configuration_set_key(name)
         set_name = deliverability_spec.configuration_set_name(set_key)
-        roster = read_roster(settings.roster_path, Deployment(region=region, admins=configured_admins,
+        roster = read_roster(settings.roster_path, Deployment(region=region, admins=settings.secret_admins or None,
                                                               configuration_set=set_name))
         if provider is None and any(roster.settings(p).delivery == "pgp" for p in roster.people):
             provider = provider_region(invoke)
@@ -353,12 +372,13 @@ class SesMail(pulumi.ComponentResource):
             check_pgp_region(roster, region, provider, settings.roster_path)
         check_rotation_support(roster)
         zone_ids = lookup_zones(roster, settings.roster_path, invoke)
-        secrets = secrets_manager_options(roster, settings, settings.roster_path, invoke)
-        if secrets is not None and configured_admins is None:
-            # The default admins name this account: measure the secret policies again with exactly
-            # what will be written, still before anything is registered.
-            roster = read_roster(settings.roster_path, Deployment(region=region, admins=secrets.admins,
-                                                                  configuration_set=set_name))
+        # Who runs the program, looked up only when something needs it, and before anything is
+        # registered: the secrets' default admins and the ARNs of referenced identities name its account.
+        needs_caller = any(d.existing == "reference" for d in roster.domains) or any(
+            roster.settings(p).delivery == "secrets_manager" for p in roster.people)
+        caller = caller_identity(invoke) if needs_caller else None
+        secrets = secrets_manager_options(roster, settings, settings.roster_path, caller, invoke) if caller else None
+        identity_arns: dict[str, Any] = referenced_identity_arns(roster, region, caller) if caller else {}
 
         super().__init__(TYPE, name, None, opts)
         self.roster = roster
@@ -378,8 +398,7 @@ class SesMail(pulumi.ComponentResource):
                                   opts=child(), **self.feedback.domain_options(d))
             for d in roster.domains if d.existing != "reference"
         }
-        identity_arns: dict[str, Any] = {name: d.identity_arn for name, d in self.domains.items()}
-        identity_arns.update(referenced_identity_arns(roster, region, invoke))
+        identity_arns.update({domain: d.identity_arn for domain, d in self.domains.items()})
         self.people: dict[str, SmtpSender] = {
             p.email: SmtpSender(p, region=region, identity_arn=identity_arns[p.domain],
                                 settings=roster.settings(p), iam_path=settings.iam_path,
