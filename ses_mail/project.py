@@ -19,19 +19,38 @@ DEFAULT_ROSTER = "config/roster.yaml"
 PULUMI_FILE = "Pulumi.yaml"
 
 
-class ProjectNotFound(Exception):
+class ProjectError(Exception):
+    """The project or one of its stack files cannot be used as it is: the message says why."""
+
+
+class ProjectNotFound(ProjectError):
     """No `Pulumi.yaml` in the directory or any parent."""
 
 
-def config_from_texts(project_text: str | None, stack_text: str | None) -> dict[str, str]:
+def _mapping(text: str | None, source: str) -> dict:
+    """A Pulumi.yaml or stack file's top level, or a ProjectError naming the file."""
+    try:
+        data = yaml.safe_load(text or "") or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise ProjectError(f"{source}{where}: is not valid YAML: {getattr(err, 'problem', None) or err}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("config") or {}, dict):
+        raise ProjectError(f"{source}: must be a mapping, with `config:` a mapping of keys to values")
+    return data
+
+
+def config_from_texts(project_text: str | None, stack_text: str | None, *,
+                      sources: tuple[str, str] = (PULUMI_FILE, "the stack file")) -> dict[str, str]:
     """Stack config as the Pulumi CLI passes it to the program: the project's declared defaults,
-    then the stack file's values, every key namespaced and every value a string."""
+    then the stack file's values, every key namespaced and every value a string. `sources` name
+    the two files in errors."""
     config: dict[str, str] = {}
-    project = yaml.safe_load(project_text or "") or {}
+    project = _mapping(project_text, sources[0])
     for key, value in (project.get("config") or {}).items():
         if isinstance(value, dict) and "default" in value:
             config[_namespaced(key)] = _config_text(value["default"])
-    stack = yaml.safe_load(stack_text or "") or {}
+    stack = _mapping(stack_text, sources[1])
     for key, value in (stack.get("config") or {}).items():
         config[_namespaced(key)] = _config_text(value)
     return config
@@ -66,7 +85,8 @@ class Project:
         return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in self.dir.glob("Pulumi.*.yaml"))
 
     def stack_config(self, stack: str) -> dict[str, str]:
-        return config_from_texts(read_text(self.dir / PULUMI_FILE), read_text(self.stack_file(stack)))
+        return config_from_texts(read_text(self.dir / PULUMI_FILE), read_text(self.stack_file(stack)),
+                                 sources=(str(self.dir / PULUMI_FILE), str(self.stack_file(stack))))
 
     def resolve(self, path: str | Path) -> Path:
         """A path as a stack file means it: relative to the project directory."""

@@ -5,6 +5,7 @@ import base64
 import re
 
 import pulumi
+import pytest
 import yaml
 
 from ses_mail.review.engine import run_program
@@ -94,3 +95,24 @@ def test_mixed_case_recipient_patterns_are_lowercased_and_then_case_sensitive_as
         return allows(policy, Request(SEND_ACTION, identity, {"ses:FromAddress": "ann@shop.example",
                                                               "ses:Recipients": [recipient]}))
     assert to("bob@partner.example") and not to("Bob@Partner.example")
+
+
+@pytest.mark.parametrize("command, code", [
+    (["plan"], 2), (["validate"], 2), (["diff", "--base-roster", "roster.yaml"], 4),
+    (["doctor"], 2), (["audit"], 2), (["adopt"], 2),
+])
+def test_a_broken_stack_file_is_a_clean_error_naming_it(tmp_path, command, code):
+    """Every command that reads stack files reports a malformed one as `file:line: ...`, never
+    with a traceback (the diff counts it as an invalid side, as it does an invalid roster)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "Pulumi.yaml").write_text("name: ses-mail\nruntime: python\n")
+    (tmp_path / "roster.yaml").write_text("domains:\n  - name: example.com\n")
+    (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  aws:region: eu-west-1\n  ses-mail:roster: [roster.yaml\n")
+    done = subprocess.run([sys.executable, "-m", "ses_mail", *command], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120, env={**__import__("os").environ, "AWS_ACCESS_KEY_ID": "x",
+                                            "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "eu-west-1"})
+    assert done.returncode == code, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert "Pulumi.dev.yaml:" in done.stderr + done.stdout and "is not valid YAML" in done.stderr + done.stdout

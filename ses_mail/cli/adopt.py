@@ -23,7 +23,8 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable
 
-from ses_mail.project import NAMESPACE, Project, ProjectNotFound, find_project
+from ses_mail.live.errors import explain
+from ses_mail.project import NAMESPACE, Project, ProjectError, ProjectNotFound, find_project
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 DEFAULT_OUT = "import.json"
@@ -78,17 +79,20 @@ def _run(args: argparse.Namespace, account: Any, other_regions: Iterable[str] | 
 
     try:
         project = _project(args.project_dir, roster_only=bool(args.roster))
-    except ProjectNotFound as err:
+    except ProjectError as err:
         raise UsageError(str(err)) from None
     stack = args.stack or "dev"
-    if args.roster:
-        stack_config = project.stack_config(stack) if args.stack else _project_defaults(project)
-        roster_path = Path(args.roster).resolve()
-    else:
-        if not project.stack_file(stack).exists():
-            raise UsageError(f"no stack {stack!r}: {project.stack_file(stack)} does not exist")
-        stack_config = project.stack_config(stack)
-        roster_path = project.roster_of(stack_config)
+    try:
+        if args.roster:
+            stack_config = project.stack_config(stack) if args.stack else _project_defaults(project)
+            roster_path = Path(args.roster).resolve()
+        else:
+            if not project.stack_file(stack).exists():
+                raise UsageError(f"no stack {stack!r}: {project.stack_file(stack)} does not exist")
+            stack_config = project.stack_config(stack)
+            roster_path = project.roster_of(stack_config)
+    except ProjectError as err:
+        raise UsageError(str(err)) from None
     region = args.region or stack_config.get(f"{NAMESPACE}:region") or stack_config.get("aws:region")
     if not region:
         raise UsageError("no SES region: pass --region, or set aws:region (or ses-mail:region) in the stack file")
@@ -112,9 +116,10 @@ def _run(args: argparse.Namespace, account: Any, other_regions: Iterable[str] | 
     except pulumi.RunError as err:
         raise UsageError(str(err)) from None
     except Exception as err:  # noqa: BLE001 - botocore's credential and connection errors
-        if _is_credentials_error(err):
-            raise UsageError(f"no usable AWS credentials: {err}") from None
-        raise
+        message = explain(err)  # what is the environment's fault, as doctor and audit say it
+        if message is None:
+            raise
+        raise UsageError(message) from None
 
     out: Path | None = None
     if result.document is not None and not result.findings:
@@ -141,16 +146,6 @@ def _account(account: Any, other_regions: Iterable[str] | None, region: str) -> 
     if other_regions is None:
         other_regions = ses_regions(account.session, region)
     return account, list(other_regions)
-
-
-def _is_credentials_error(err: Exception) -> bool:
-    from botocore.exceptions import ClientError, NoCredentialsError, PartialCredentialsError, TokenRetrievalError
-
-    if isinstance(err, (NoCredentialsError, PartialCredentialsError, TokenRetrievalError)):
-        return True
-    code = err.response.get("Error", {}).get("Code", "") if isinstance(err, ClientError) else ""
-    return code in ("InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException", "UnrecognizedClientException",
-                    "SignatureDoesNotMatch", "AccessDenied") and getattr(err, "operation_name", "") == "GetCallerIdentity"
 
 
 def _say(args: argparse.Namespace, document: dict[str, Any], text: str) -> None:

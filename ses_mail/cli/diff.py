@@ -27,7 +27,7 @@ from ses_mail.roster.errors import RosterError
 from ses_mail.roster import parse_roster
 
 from ses_mail.cli.console import counting, progress
-from ses_mail.project import PULUMI_FILE, Project, ProjectNotFound, config_from_texts, find_project, read_text
+from ses_mail.project import PULUMI_FILE, Project, ProjectError, config_from_texts, find_project, read_text
 from ses_mail.review.changes import Resource, Secret, diff_stack, resources, scrub
 from ses_mail.review.render import REMOVED_STACK, Report, render_json, render_markdown, render_text
 
@@ -129,7 +129,8 @@ def base_side_from_git(project: Project, rev: str, stack: str, roster: str | Non
     stack_text = git_file(project, rev, f"{prefix}Pulumi.{stack}.yaml")
     if stack_text is None:  # the stack is new in the head: nothing of it was deployed
         return Side(f"{rev}: no Pulumi.{stack}.yaml (new stack: nothing deployed)", None, {})
-    config = config_from_texts(git_file(project, rev, f"{prefix}Pulumi.yaml"), stack_text)
+    config = config_from_texts(git_file(project, rev, f"{prefix}Pulumi.yaml"), stack_text,
+                               sources=(f"{rev}:{prefix}Pulumi.yaml", f"{rev}:{prefix}Pulumi.{stack}.yaml"))
     path = Path(roster).resolve() if roster else project.roster_of(config)
     relative = repo_relative(project, path)
     if relative.startswith("../"):
@@ -254,11 +255,22 @@ def main(argv: list[str] | None = None) -> int:
             if not project.stack_file(name).exists():
                 reports.append(removed_stack(args.base, name))
                 continue
-            head = head_side(project, name, args.roster)
-            base = (base_side_from_git(project, args.base, name, args.roster) if args.base
-                    else base_side_from_file(project, name, args.base_roster))
+            # A stack file that cannot be read is that side's problem (exit 4), as an invalid roster is.
+            try:
+                head = head_side(project, name, args.roster)
+            except ProjectError as err:
+                reports.append(Report(stack=name, base=args.base or args.base_roster, head="working tree",
+                                      error=str(err), error_side="head"))
+                continue
+            try:
+                base = (base_side_from_git(project, args.base, name, args.roster) if args.base
+                        else base_side_from_file(project, name, args.base_roster))
+            except ProjectError as err:
+                reports.append(Report(stack=name, base=args.base or args.base_roster, head=head.label,
+                                      error=str(err), error_side="base"))
+                continue
             reports.append(diff_sides(project, name, base, head))
-    except ProjectNotFound as err:
+    except ProjectError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except UsageError as err:

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 import pulumi
 
 from ses_mail.cli.console import counting
-from ses_mail.project import ProjectNotFound, find_project
+from ses_mail.project import ProjectError, find_project
 from ses_mail.review.changes import COMPONENT_KINDS, ROSTER_COMPONENTS, Group, Resource, group_of, resources, short_type
 from ses_mail.review.engine import ProgramRun, run_program
 
@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         with counting(f"stack {args.stack} under the mock engine") as tick:
             run = run_program(project=project, stack=args.stack, roster=args.roster, on_register=tick)
-    except ProjectNotFound as err:
+    except ProjectError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except pulumi.RunError as err:

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ses_mail.project import ProjectNotFound, find_project
+from ses_mail.project import ProjectError, find_project
 from ses_mail.roster import Roster
 
 #: Where the schema lives in a project, beside the example roster that references it.
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         target = find_project(args.project_dir).resolve(SCHEMA_FILE)
-    except ProjectNotFound as err:
+    except ProjectError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.write:

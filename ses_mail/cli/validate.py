@@ -20,7 +20,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ses_mail.project import DEFAULT_ROSTER, NAMESPACE, Project, ProjectNotFound, find_project
+from ses_mail.project import DEFAULT_ROSTER, NAMESPACE, Project, ProjectError, find_project
 from ses_mail.roster.errors import RosterError
 from ses_mail.roster.identifiers import is_aws_region
 from ses_mail.roster import Deployment, load_roster_checked
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             project = find_project(args.project_dir)
             paths = configured_rosters(project)
             regions = stack_regions(project)
-        except ProjectNotFound as err:
+        except ProjectError as err:
             print(f"error: {err}", file=sys.stderr)
             return EXIT_USAGE
     if args.region:

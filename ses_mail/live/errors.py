@@ -10,7 +10,7 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 def explain(err: BaseException) -> Optional[str]:
     """One line for an error that stops the check, or None for anything else (a bug: re-raise)."""
-    if isinstance(err, (bx.NoCredentialsError, bx.PartialCredentialsError)):
+    if isinstance(err, (bx.NoCredentialsError, bx.PartialCredentialsError, bx.TokenRetrievalError)):
         return ("no AWS credentials: set them the standard way (AWS_PROFILE, AWS_ACCESS_KEY_ID/"
                 "AWS_SECRET_ACCESS_KEY, `aws sso login`, an instance role); the Pulumi CLI is not used")
     if isinstance(err, bx.ProfileNotFound):

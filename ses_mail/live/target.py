@@ -14,7 +14,7 @@ from typing import Optional
 
 from ses_mail.specs.deliverability import (BOUNCE_PAUSE, COMPLAINT_PAUSE, DEFAULT_BOUNCE_ALARM,
                                           DEFAULT_COMPLAINT_ALARM, configuration_set_name, parse_rate)
-from ses_mail.project import NAMESPACE, ProjectNotFound, find_project
+from ses_mail.project import NAMESPACE, ProjectError, find_project
 from ses_mail.roster import Roster, RosterError, load_roster
 from ses_mail.roster.identifiers import is_aws_region
 from ses_mail.roster.restrictions import normalize_iam_path, normalize_policy_arn
@@ -61,11 +61,14 @@ def resolve_target(*, stack: Optional[str], roster: Optional[str], region: Optio
         stack = stack or DEFAULT_STACK
         try:
             project = find_project(project_dir)
-        except ProjectNotFound as err:
+        except ProjectError as err:
             raise TargetError(f"{err} (or give --roster FILE)") from None
         if not project.stack_file(stack).exists():
             raise TargetError(f"no stack {stack!r}: {project.stack_file(stack)} does not exist")
-        config = project.stack_config(stack)
+        try:
+            config = project.stack_config(stack)
+        except ProjectError as err:
+            raise TargetError(str(err)) from None
         path = project.roster_of(config)
     try:
         loaded = load_roster(path)
