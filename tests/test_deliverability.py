@@ -422,3 +422,32 @@ def test_a_referenced_report_domain_must_publish_the_authorisation_itself(run):
     assert not [r for r in result.of_type(TYPES["record"]) if "._report._dmarc." in r.inputs["name"]]
     (auth,) = result.outputs["deliverability"]["dmarc_report_authorizations"]
     assert auth["report_domain"] == "reports.example" and auth["published_by"] == "the report domain"
+
+
+def test_an_identity_gets_its_configuration_set_only_after_the_send_policies_allow_it(run):
+    """SES authorizes every send on the identity's default set too: so on create and on upgrade
+    the identity (which names the set) waits for its people's send policies (which allow it),
+    and no send policy waits for the identity, so there is no moment of AccessDenied."""
+    result = run("""
+        domains:
+          - name: test1.com
+          - name: test2.com
+        people:
+          - email: taro@test1.com
+          - email: hanako@test1.com
+          - email: jiro@test2.com
+    """)
+    urn = {(r.type, r.name): result.options[(r.type, r.name)].urn for r in result.registrations}
+    deps = {(r.type, r.name): set(result.options[(r.type, r.name)].dependencies) for r in result.registrations}
+    identity = "aws:sesv2/emailIdentity:EmailIdentity"
+    policy = "aws:iam/userPolicy:UserPolicy"
+    assert {urn[(policy, "taro@test1.com-send-policy")], urn[(policy, "hanako@test1.com-send-policy")]} <= \
+        deps[(identity, "test1.com-identity")]
+    assert urn[(policy, "jiro@test2.com-send-policy")] not in deps[(identity, "test1.com-identity")]
+    assert urn[(policy, "jiro@test2.com-send-policy")] in deps[(identity, "test2.com-identity")]
+    for (type_, name), found in deps.items():
+        if type_ == policy:
+            assert not any(identity in d for d in found), name
+    # The policy still names exactly the identity the provider creates.
+    doc = __import__("json").loads(result.named("taro@test1.com-send-policy").inputs["policy"])
+    assert result.named("test1.com-identity").outputs["arn"] in doc["Statement"][0]["Resource"]

@@ -32,10 +32,13 @@ class SendingDomain(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None,
                  configuration_set_name: Optional[pulumi.Input[str]] = None,
                  report_records: Sequence[DnsRecord] = (),
-                 verify_minutes: Optional[int] = None) -> None:
+                 verify_minutes: Optional[int] = None,
+                 after: Sequence[pulumi.Resource] = ()) -> None:
         """`configuration_set_name`: the identity's default configuration set (none when None).
         `report_records`: DMARC report authorisations this domain publishes for other domains.
-        `verify_minutes`: make `pulumi up` wait at most this long for SES's verification."""
+        `verify_minutes`: make `pulumi up` wait at most this long for SES's verification.
+        `after`: resources the identity waits for: the send policies of the domain's people, so
+        that the default configuration set never applies to a send before the policies allow it."""
         super().__init__("ses-mail:index:SendingDomain", domain.name, None, opts)
         # `existing: adopt`: what existed before this stack is never deleted by it; removing the
         # domain (or `pulumi destroy`) releases these resources from the stack instead.
@@ -50,7 +53,8 @@ class SendingDomain(pulumi.ComponentResource):
             configuration_set_name=configuration_set_name,
             # Deleting an identity stops all sending from the domain at once: require an
             # explicit `protect: false` in the roster (and an apply) before that can happen.
-            opts=pulumi.ResourceOptions(parent=self, protect=domain.protect, retain_on_delete=retain),
+            opts=pulumi.ResourceOptions(parent=self, protect=domain.protect, retain_on_delete=retain,
+                                        depends_on=list(after)),
         )
         self.identity_arn = self.identity.arn
 

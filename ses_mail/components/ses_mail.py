@@ -26,7 +26,7 @@ from ses_mail.components.outputs import gather
 from ses_mail.components.sending_domain import SendingDomain
 from ses_mail.components.smtp_sender import SecretsManagerOptions, SmtpSender, finish_status
 from ses_mail.roster import Deployment, Roster, RosterError, load_roster_checked
-from ses_mail.roster.identifiers import is_aws_region
+from ses_mail.roster.identifiers import domain_of, is_aws_region
 from ses_mail.roster.restrictions import (
     account_of,
     normalize_iam_path,
@@ -227,13 +227,6 @@ def caller_identity(invoke: Optional[pulumi.InvokeOptions]) -> Caller:
     return Caller(found.account_id, found.arn)
 
 
-def referenced_identity_arns(roster: Roster, region: str, caller: Caller) -> dict[str, str]:
-    """`existing: reference` domains: the ARN of each identity managed elsewhere, in this account
-    and the SES region (the partition is the caller's), by domain."""
-    return {d.name: identity_arn(region, caller.account_id, d.name, caller.partition)
-            for d in roster.domains if d.existing == "reference"}
-
-
 def provider_region(invoke: Optional[pulumi.InvokeOptions]) -> str:
     """The AWS provider's region (aws:region, or its environment), as the provider reports it."""
     return aws.get_region(opts=invoke).region
@@ -372,13 +365,14 @@ class SesMail(pulumi.ComponentResource):
             check_pgp_region(roster, region, provider, settings.roster_path)
         check_rotation_support(roster)
         zone_ids = lookup_zones(roster, settings.roster_path, invoke)
-        # Who runs the program, looked up only when something needs it, and before anything is
-        # registered: the secrets' default admins and the ARNs of referenced identities name its account.
-        needs_caller = any(d.existing == "reference" for d in roster.domains) or any(
-            roster.settings(p).delivery == "secrets_manager" for p in roster.people)
-        caller = caller_identity(invoke) if needs_caller else None
-        secrets = secrets_manager_options(roster, settings, settings.roster_path, caller, invoke) if caller else None
-        identity_arns: dict[str, Any] = referenced_identity_arns(roster, region, caller) if caller else {}
+        # Who runs the program, before anything is registered: the identities' ARNs and the secrets'
+        # default admins name its account.
+        caller = caller_identity(invoke)
+        secrets = secrets_manager_options(roster, settings, settings.roster_path, caller, invoke)
+        # Every identity's ARN as a plain value (the provider's own format): send policies need not
+        # wait for the identity, so the identity can wait for them (below).
+        identity_arns = {d.name: identity_arn(region, caller.account_id, d.name, caller.partition)
+                         for d in roster.domains}
 
         super().__init__(TYPE, name, None, opts)
         self.roster = roster
@@ -392,19 +386,22 @@ class SesMail(pulumi.ComponentResource):
         self.feedback = Deliverability(roster, stack=set_key, region=region,
                                        bounce_alarm=settings.bounce_alarm, complaint_alarm=settings.complaint_alarm,
                                        opts=pulumi.ResourceOptions(parent=self))
-        # `existing: reference` domains are managed elsewhere: no resource here, only their ARN.
-        self.domains: dict[str, SendingDomain] = {
-            d.name: SendingDomain(d, region=region, zone_id=zone_ids.get(d.hosted_zone) if d.dns == "route53" else None,
-                                  opts=child(), **self.feedback.domain_options(d))
-            for d in roster.domains if d.existing != "reference"
-        }
-        identity_arns.update({domain: d.identity_arn for domain, d in self.domains.items()})
+        # People first: an identity applies the stack's configuration set to every send, so it must
+        # not get (or change) its default set before the send policies allow that set. Each
+        # identity waits for its people's policies; no policy waits for an identity.
         self.people: dict[str, SmtpSender] = {
             p.email: SmtpSender(p, region=region, identity_arn=identity_arns[p.domain],
                                 settings=roster.settings(p), iam_path=settings.iam_path,
                                 permissions_boundary=settings.permissions_boundary, secrets=secrets,
                                 opts=child(), **self.feedback.sender_options())
             for p in roster.people
+        }
+        # `existing: reference` domains are managed elsewhere: no resource here, only their ARN.
+        self.domains: dict[str, SendingDomain] = {
+            d.name: SendingDomain(d, region=region, zone_id=zone_ids.get(d.hosted_zone) if d.dns == "route53" else None,
+                                  opts=child(), after=[s.policy for a, s in self.people.items() if domain_of(a) == d.name],
+                                  **self.feedback.domain_options(d))
+            for d in roster.domains if d.existing != "reference"
         }
 
         # Each output gathered in one Output.all over its Output leaves: a dict of per-person
@@ -417,7 +414,8 @@ class SesMail(pulumi.ComponentResource):
         })
         self.credential_status = gather({a: s.status_tree for a, s in people.items()},
                                         then=lambda all_: {a: finish_status(v) for a, v in all_.items()})
-        self.identities = gather(identity_arns)
+        # The identities' own ARN outputs, so the output waits for them (same values as identity_arns).
+        self.identities = gather({**identity_arns, **{name: d.identity_arn for name, d in self.domains.items()}})
         self.dns_records = pulumi.Output.all(*[d.dns_records for d in self.domains.values()]).apply(
             lambda per_domain: [row for rows in per_domain for row in rows])
         self.deliverability_summary = self.feedback.summary
