@@ -159,6 +159,8 @@ def test_the_plugin_entry_point_hosts_the_component():
     from ses_mail import SesMail
 
     assert plugin["COMPONENTS"] == [SesMail] and plugin["NAME"] == "ses-mail"
+    project = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())
+    assert plugin["VERSION"] == project["project"]["version"]
     manifest = (PLUGIN / "PulumiPlugin.yaml").read_text()
     assert "runtime: python" in manifest
     assert (PLUGIN / "requirements.txt").read_text().splitlines()[-1] == "-r ../requirements.txt"

@@ -19,7 +19,6 @@ from ses_mail.project import ProjectError, find_project
 from ses_mail.review.changes import COMPONENT_KINDS, ROSTER_COMPONENTS, Group, Resource, group_of, resources, short_type
 from ses_mail.review.engine import ProgramRun, run_program
 
-SECRET_FIELDS = {"secret", "sesSmtpPasswordV4", "encryptedSecret", "encryptedSesSmtpPasswordV4"}
 
 # What to show of each resource type's inputs: the values a reviewer must check.
 _SUMMARY: dict[str, Any] = {

@@ -50,7 +50,7 @@ MAX_DEPTH = 32
 #: Nodes (mappings, sequences, keys and scalar values) after alias expansion: the work that
 #: validating the data does, whatever the text. A 5,000-person roster is 25,000 nodes written as
 #: the benchmark does (email and name) and 117,000 with every optional field of every person
-#: (tools/yaml_source_timing.py); 200,000 keeps that with 70% headroom, and the text that
+#: (benchmarks/yaml_loader.py); 200,000 keeps that with 70% headroom, and the text that
 #: reaches the bound is read and refused in about 0.6 s.
 MAX_NODES = 200_000
 
