@@ -70,3 +70,15 @@ def test_the_package_depends_on_exactly_the_runtime_requirements():
     wanted = [line.split("#")[0].strip() for line in (PROJECT_DIR / "requirements.txt").read_text().splitlines()
               if line.strip() and not line.startswith("#")]
     assert sorted(project["project"]["dependencies"]) == sorted(wanted)
+
+
+def test_each_roster_is_measured_with_its_stacks_region_and_longest_configuration_set(tmp_path):
+    """The send policy names the stack's configuration set: validate measures with the longest
+    set name among the stacks using a roster, and the region of the first."""
+    (tmp_path / "Pulumi.yaml").write_text("name: ses-mail\nruntime: python\n")
+    (tmp_path / "roster.yaml").write_text("domains:\n  - name: example.com\n")
+    (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  aws:region: eu-west-1\n  ses-mail:roster: roster.yaml\n")
+    (tmp_path / "Pulumi.production.yaml").write_text("config:\n  aws:region: us-east-1\n  ses-mail:roster: roster.yaml\n")
+    [(path, deployment)] = validate.stack_deployments(find_project(tmp_path)).items()
+    assert path == tmp_path / "roster.yaml"
+    assert deployment.region == "eu-west-1" and deployment.configuration_set == "ses-mail-production"

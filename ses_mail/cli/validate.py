@@ -17,11 +17,13 @@ file:line, field and value), 2 usage error.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import sys
 from pathlib import Path
 
 from ses_mail.project import DEFAULT_ROSTER, NAMESPACE, Project, ProjectError, find_project
 from ses_mail.roster.errors import RosterError
+from ses_mail.specs.deliverability import configuration_set_name
 from ses_mail.roster.identifiers import is_aws_region
 from ses_mail.roster import Deployment, load_roster_checked
 
@@ -38,25 +40,33 @@ def configured_rosters(project: Project) -> list[Path]:
     return paths or [project.resolve(DEFAULT_ROSTER)]
 
 
-def stack_regions(project: Project) -> dict[Path, str]:
-    """The SES region of the first stack that uses each roster (ses-mail:region, else aws:region)."""
-    regions: dict[Path, str] = {}
+def stack_deployments(project: Project) -> dict[Path, Deployment]:
+    """What each roster is deployed with, from the stacks that use it: the first one's SES region
+    (ses-mail:region, else aws:region) and the longest configuration set name among them (the
+    send policies name the set), so limits are measured as `pulumi up` will send them."""
+    found: dict[Path, Deployment] = {}
     for stack in project.stacks():
         config = project.stack_config(stack)
+        path = project.roster_of(config)
         region = config.get(f"{NAMESPACE}:region") or config.get("aws:region")
-        if region and is_aws_region(region):
-            regions.setdefault(project.roster_of(config), region)
-    return regions
+        region = region if region and is_aws_region(region) else None
+        name = configuration_set_name(stack)
+        before = found.get(path)
+        if before is not None:
+            region = before.region or region
+            name = max(before.configuration_set or "", name, key=len)
+        found[path] = Deployment(region=region, configuration_set=name)
+    return found
 
 
-def validate(paths: list[Path], regions: dict[Path, str] | None = None,
+def validate(paths: list[Path], deployments: dict[Path, Deployment] | None = None,
              warnings: list[str] | None = None) -> list[str]:
     """Error messages, one block per invalid file; empty when every file is valid. Warnings
     of valid files are appended to `warnings` when given."""
     errors: list[str] = []
     for path in paths:
         try:
-            loaded = load_roster_checked(path, Deployment(region=(regions or {}).get(path)))
+            loaded = load_roster_checked(path, (deployments or {}).get(path, Deployment()))
         except RosterError as err:
             errors.append(str(err))
             continue
@@ -75,21 +85,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.region is not None and not is_aws_region(args.region):
         print(f"error: --region {args.region!r} is not an AWS region code such as eu-west-1", file=sys.stderr)
         return EXIT_USAGE
-    regions: dict[Path, str] = {}
+    deployments: dict[Path, Deployment] = {}
     if args.files:
         paths = args.files
     else:
         try:
             project = find_project(args.project_dir)
             paths = configured_rosters(project)
-            regions = stack_regions(project)
+            deployments = stack_deployments(project)
         except ProjectError as err:
             print(f"error: {err}", file=sys.stderr)
             return EXIT_USAGE
     if args.region:
-        regions = {path: args.region for path in paths}
+        deployments = {path: replace(deployments.get(path, Deployment()), region=args.region) for path in paths}
     warnings: list[str] = []
-    errors = validate(paths, regions, warnings)
+    errors = validate(paths, deployments, warnings)
     for message in [*errors, *warnings]:
         print(message, file=sys.stderr)
     if not args.quiet:
