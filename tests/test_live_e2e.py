@@ -16,24 +16,14 @@ from pathlib import Path
 import boto3
 import pytest
 
-from ses_mail.roster import parse_roster
 from ses_mail.specs.dns_records import dkim_records, route53_values, static_records
 from tests.support.dns_server import serve_zone
 from tests.support.live_aws import REGION, TOKENS, account, identity
 from tests.support.sesv2_server import serve_sesv2
 from tests.test_audit import moto_server  # noqa: F401 - the fixture
+from tests.test_doctor import DOMAIN, ROSTER  # the same account and roster as the in-process doctor tests
 
 SES_CLI = Path(sys.executable).parent / "ses-mail"
-ROSTER = """
-domains:
-  - name: test1.com
-    dmarc:
-      policy: quarantine
-      rua: [reports@test1.com]
-people:
-  - email: taro@test1.com
-"""
-DOMAIN = parse_roster(ROSTER.strip() + "\n", "roster.yaml").domains[0]
 EXPECTED = dkim_records(DOMAIN, TOKENS, REGION) + static_records(DOMAIN, REGION)
 
 
