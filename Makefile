@@ -44,7 +44,7 @@ node_modules/.installed: package.json package-lock.json
 	$(NPM) ci --no-audit --no-fund
 	touch $@
 
-# Roster checks and review tools (README: Reviewing roster changes).
+# Roster checks and review tools (docs/review-and-ci.md).
 BASE ?= origin/main
 FORMAT ?= text
 
