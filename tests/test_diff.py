@@ -19,7 +19,7 @@ import yaml
 from ses_mail.specs.smtp_password import smtp_password
 from ses_mail.cli import diff as plandiff
 from ses_mail.review.emulation import fake_access_key_id, fake_secret_key
-from ses_mail.review.changes import (CREATE, DELETE, REPLACE, REPLACE_ON, UPDATE, AliasSpec, Group, Resource, Secret,
+from ses_mail.review.changes import (CREATE, DELETE, REPLACE, UPDATE, AliasSpec, Group, Resource, Secret,
                                      alias_urns, diff_stack, engine_urn, resources, scrub)
 from ses_mail.review.render import MARKER, Report, render_json, render_markdown, render_text
 from ses_mail.project import Project
@@ -427,14 +427,6 @@ def test_an_invalid_roster_at_the_base_revision_exits_4(repo, capsys):
     assert plandiff.main(["--base", "HEAD"]) == 4
     err = capsys.readouterr().err
     assert "invalid base roster" in err and "HEAD:config/roster.yaml" in err and "Traceback" not in err
-
-
-def test_every_resource_type_the_program_registers_has_replacement_rules(run):
-    """Adding a resource type to the program needs its ForceNew properties in REPLACE_ON."""
-    program = run(EXAMPLE_ROSTER)
-    custom = {r.type for r in program.registrations if not r.type.startswith(("ses-mail:", "pulumi:"))}
-    missing = sorted(custom - set(REPLACE_ON))
-    assert not missing, f"add the provider's replacement (ForceNew) properties of {missing} to offline/changes.py"
 
 
 def test_resources_keep_engine_options(run):
