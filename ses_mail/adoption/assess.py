@@ -18,6 +18,7 @@ import pulumi
 from ses_mail.adoption import importfile
 from ses_mail.adoption.account import Account, RecordSet
 from ses_mail.adoption.importfile import Node
+from ses_mail.findings import ERROR, Finding
 from ses_mail.project import NAMESPACE, Project
 from ses_mail.resource_types import IDENTITY, MAIL_FROM, RECORD, TYPES
 from ses_mail.review.emulation import AwsMocks
@@ -28,19 +29,6 @@ _ZONE_TOKEN = "aws:route53/getZone:getZone"
 #: The types adopt compares with the account and imports (each has an `import_id`).
 ASSESSED = (IDENTITY, MAIL_FROM, RECORD)
 _FEEDBACK_MX = re.compile(r"^\d+ feedback-smtp\.[a-z0-9-]+\.amazonses\.com$")
-
-
-@dataclass(frozen=True)
-class Finding:
-    """Something that cannot be adopted safely, and how to fix it."""
-
-    domain: str
-    code: str
-    message: str
-    fix: str
-
-    def as_json(self) -> dict[str, str]:
-        return {"domain": self.domain, "code": self.code, "message": self.message, "fix": self.fix}
 
 
 @dataclass
@@ -143,7 +131,8 @@ class Assessor:
         self._record_sets: dict[tuple[str, str], list[RecordSet]] = {}
 
     def find(self, domain: str, code: str, message: str, fix: str) -> None:
-        self.findings.append(Finding(domain, code, message, fix))
+        """Something that cannot be adopted safely (always an error: no import file is written)."""
+        self.findings.append(Finding(code, ERROR, domain, message, fix))
 
     # --- SES -----------------------------------------------------------------------------
     def identities(self, domains: list[str]) -> dict[str, dict[str, Any] | None]:
@@ -380,7 +369,7 @@ def assess(*, project: Project, stack: str, roster: Roster, roster_path: Path, r
     referenced = [Referenced(d.name, (run.outputs.get("identities") or {}).get(d.name, ""),
                              identity_status(idents.get(d.name))) for d in refer]
     for ref in referenced:
-        if idents.get(ref.domain) is None and not any(f.domain == ref.domain for f in assessor.findings):
+        if idents.get(ref.domain) is None and not any(f.subject == ref.domain for f in assessor.findings):
             assessor.find(ref.domain, "reference-missing",
                           f"the referenced identity {ref.domain} does not exist in {region}: people of this domain "
                           "could not send",

@@ -15,6 +15,7 @@ from typing import Any, Iterable
 import pulumi
 
 from ses_mail.cli.console import counting
+from ses_mail.cli.exit_codes import EXIT_OK, EXIT_USAGE
 from ses_mail.project import ProjectError, find_project
 from ses_mail.resource_types import RECORD, describe, percent
 from ses_mail.review.changes import COMPONENT_KINDS, ROSTER_COMPONENTS, Group, Resource, group_of, resources, short_type
@@ -144,17 +145,17 @@ def main(argv: list[str] | None = None) -> int:
         project = find_project(args.project_dir)
         if not project.stack_file(args.stack).exists():
             print(f"error: no stack {args.stack!r}: {project.stack_file(args.stack)} does not exist", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
         with counting(f"stack {args.stack} under the mock engine") as tick:
             run = run_program(project=project, stack=args.stack, roster=args.roster, on_register=tick)
     except ProjectError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except pulumi.RunError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     print(render(run))
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":
