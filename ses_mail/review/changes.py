@@ -392,9 +392,9 @@ _STACK_QUALIFIER = "pulumi:pulumi:Stack$"
 
 
 def engine_urn(urn: str) -> str:
-    """A URN as the engine writes it. The SDK's mock monitor (before ses-mail 0.3.0's
-    RecordingMonitor) qualified the types of resources at the stack root with the stack's type;
-    the engine never does."""
+    """A URN as the engine writes it. The SDK's own mock monitor qualifies the types of resources
+    at the stack root with the stack's type, and URNs recorded by it may still be compared; the
+    engine never qualifies them."""
     parts = _urn_parts(urn)
     if not parts[2].startswith(_STACK_QUALIFIER):
         return urn
