@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ses_mail.cli import diff as plandiff
+from ses_mail.cli.exit_codes import EXIT_CHANGES, EXIT_INVALID, EXIT_OK
 from ses_mail.review.render import MARKER
 from ses_mail.project import find_project
 from tests.conftest import PROJECT_DIR
@@ -223,10 +223,9 @@ def test_pull_request_workflow_tests_validates_and_diffs():
     assert "--format markdown" in diff_step["run"] and "--all-stacks" in diff_step["run"]
     assert "--base \"$BASE_SHA\"" in diff_step["run"]
     assert diff_step["env"]["BASE_SHA"] == "${{ github.event.pull_request.base.sha }}"
-    # The exit statuses the step tells apart are the diff command's.
-    codes = (plandiff.EXIT_NO_CHANGES, plandiff.EXIT_CHANGES, plandiff.EXIT_INVALID)
-    assert f"{codes[0]}|{codes[1]}|{codes[2]})" in diff_step["run"]
-    assert any(s.get("if") == f"steps.diff.outputs.status == '{plandiff.EXIT_INVALID}'" for s in steps(roster))
+    # The exit statuses the step tells apart are the diff command's (ses_mail/cli/exit_codes.py).
+    assert f"{EXIT_OK}|{EXIT_CHANGES}|{EXIT_INVALID})" in diff_step["run"]
+    assert any(s.get("if") == f"steps.diff.outputs.status == '{EXIT_INVALID}'" for s in steps(roster))
     upload = uses(roster, "actions/upload-artifact")
     assert upload["with"]["name"] == "plan-diff"
 

@@ -9,7 +9,7 @@ standard input) and needs neither the Pulumi CLI nor AWS itself:
 
 For delivery `pgp` it prints the encrypted password and how the person decrypts it; for
 `secrets_manager`, the secret to read. A suspended person gets no password (exit status 3).
-Exit status 2: the input or the address is wrong. Delete outputs.json when done.
+Exit status 2: the input or the address is wrong (docs/exit-codes.md). Delete outputs.json when done.
 """
 from __future__ import annotations
 
@@ -18,13 +18,13 @@ import json
 import sys
 from typing import Any, TextIO
 
+from ses_mail.cli.exit_codes import EXIT_OK, EXIT_SUSPENDED, EXIT_USAGE
+
 SECURITY = "STARTTLS"
-EXIT_BAD_INPUT = 2
-EXIT_SUSPENDED = 3
 
 
 class CredentialsError(Exception):
-    def __init__(self, message: str, code: int = EXIT_BAD_INPUT) -> None:
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
         super().__init__(message)
         self.code = code
 
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, stdout: Tex
         print(json.dumps(settings, indent=2, sort_keys=True), file=stdout)
     else:
         print(render_text(settings), file=stdout)
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

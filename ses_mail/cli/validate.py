@@ -11,8 +11,8 @@ measured for `--region`, else for each stack's region when checking the configur
 else bounded over every region. Warnings (limits that depend on what the AWS account already
 holds, or on what is known only at `pulumi up`) are printed to stderr and do not fail.
 
-Exit status: 0 every file is valid, 1 a file is invalid (each problem printed with its
-file:line, field and value), 2 usage error.
+Exit status (docs/exit-codes.md): 0 every file is valid, 1 a file is invalid (each problem
+printed with its file:line, field and value), 2 usage error.
 """
 from __future__ import annotations
 
@@ -21,13 +21,13 @@ from dataclasses import replace
 import sys
 from pathlib import Path
 
+from ses_mail.cli.exit_codes import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from ses_mail.project import DEFAULT_ROSTER, NAMESPACE, Project, ProjectError, find_project
 from ses_mail.roster.errors import RosterError
 from ses_mail.specs.deliverability import configuration_set_name
 from ses_mail.roster.identifiers import is_aws_region
 from ses_mail.roster import Deployment, load_roster_checked
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
 def configured_rosters(project: Project) -> list[Path]:
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quiet:
         valid = len(paths) - len(errors)
         print(f"{valid} of {len(paths)} roster file{'s' if len(paths) != 1 else ''} valid", file=sys.stderr)
-    return EXIT_INVALID if errors else EXIT_OK
+    return EXIT_FINDINGS if errors else EXIT_OK
 
 
 if __name__ == "__main__":

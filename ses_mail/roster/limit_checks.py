@@ -225,7 +225,7 @@ def _check_person(roster: Roster, i: int, person: Person, deployment: Deployment
     _check_send_policy(i, person, settings, deployment, at, warnings,
                        with_set=roster.deliverability.configuration_set)
     if settings.delivery == "secrets_manager" and settings.secret_readers:
-        _check_secret(i, person, settings, deployment, at, warnings)
+        _check_secret(i, person, settings, deployment, at)
 
 
 def _check_send_policy(i: int, person: Person, settings: Settings, deployment: Deployment, at: Any,
@@ -262,8 +262,7 @@ def _check_send_policy(i: int, person: Person, settings: Settings, deployment: D
                            f"`ses-mail validate --region <region>`){detail}", warnings)
 
 
-def _check_secret(i: int, person: Person, settings: Settings, deployment: Deployment, at: Any,
-                  warnings: list[Problem]) -> None:
+def _check_secret(i: int, person: Person, settings: Settings, deployment: Deployment, at: Any) -> None:
     address, where = person.email, ("people", i)
     readers = f"{len(settings.secret_readers):,} secret_readers ({_source(person, 'secret_readers')})"
 
