@@ -27,7 +27,7 @@ from ses_mail.cli import prove as prove_cli
 from ses_mail.live import prove
 from ses_mail.project import find_project
 from ses_mail.review.engine import ProgramRun, run_program
-from ses_mail.specs.smtp_password import smtp_endpoint, smtp_password
+from ses_mail.specs.smtp_password import secret_value, smtp_endpoint, smtp_password
 from tests.support.live_aws import REGION
 from tests.support.ses_smtp import SesAccount, SmtpCertificates, serve_ses_smtp
 
@@ -110,6 +110,12 @@ def deploy(tmp_path: Path, roster: str = ROSTER, *, send_policy: Optional[Policy
                                   Status="Inactive")
         if entry.get("delivery", "output") == "output":
             entry.update(username=key["AccessKeyId"], password=smtp_password(key["SecretAccessKey"], REGION))
+        elif entry["delivery"] == "secrets_manager":
+            # What the stack's SecretVersion holds, with moto's key.
+            boto3.client("secretsmanager", region_name=REGION).create_secret(
+                Name=entry["secret_name"], SecretString=secret_value(
+                    address, REGION, key["AccessKeyId"], smtp_password(key["SecretAccessKey"], REGION),
+                    status="active", key=1))
     path = tmp_path / "smtp_credentials.json"
     path.write_text(json.dumps(credentials), encoding="utf-8")
 
@@ -326,6 +332,22 @@ def test_credentials_from_stdin(stack, capsys, monkeypatch):
     code = prove_cli.main(args, stdin=io.StringIO(deployed.credentials.read_text()))
     report = json.loads(capsys.readouterr().out)
     assert code == 1 and {r["person"] for r in report["rows"]} == {"taro@test1.com"}
+
+
+def test_from_secrets_reads_secrets_manager_people(stack, capsys):
+    roster = ROSTER.replace("    name: Jiro\n", "    name: Jiro\n    delivery: secrets_manager\n"
+                            "    secret_readers: [arn:aws:iam::123456789012:role/mail-relay]\n")
+    deployed = stack(roster)
+    args = deployed.args("--from-secrets")
+    i = args.index("--credentials")
+    del args[i:i + 2]
+    prove_cli.main(args)
+    report = json.loads(capsys.readouterr().out)
+    rows = {(r["person"], r["case"]): r for r in report["rows"]}
+    assert rows[("jiro@test2.com", "P1")]["observed"] == prove.ACCEPTED
+    assert rows[("jiro@test2.com", "P2")]["observed"] == prove.REFUSED_POLICY
+    assert rows[("taro@test1.com", "P1")]["observed"] == prove.NOT_TESTABLE
+    assert "give --credentials" in rows[("taro@test1.com", "P1")]["note"]
 
 
 # --- the feedback loop ------------------------------------------------------------------------

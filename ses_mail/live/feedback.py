@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -155,6 +156,10 @@ def prove_feedback(*, credential: Credential, display_name: Optional[str], regio
                     result.deleted.append(queue_url)
                 except Exception:  # noqa: BLE001
                     pass
+            for resource in result.created:
+                if resource not in result.deleted:
+                    # Also when interrupted: whoever runs it must know what to delete by hand.
+                    print(f"warning: could not delete {resource}: delete it by hand", file=sys.stderr)
     left = [r for r in result.created if r not in result.deleted]
     if left:
         raise FeedbackSetupError("could not delete what the feedback check created: " + ", ".join(left))
