@@ -29,7 +29,7 @@ def test_every_command_has_its_statuses_in_the_table():
 
 def test_the_page_lists_every_status_of_the_table():
     page = (PROJECT_DIR / "docs" / "exit-codes.md").read_text(encoding="utf-8")
-    rows = re.findall(r"^\| `([\w-]+)` \| (\d) \| (.+) \|$", page, re.MULTILINE)
+    rows = re.findall(r"^\| `([\w-]+)` \| (\d+) \| (.+) \|$", page, re.MULTILINE)
     assert rows == [(command, str(code), meaning) for command, statuses in STATUSES.items()
                     for code, meaning in statuses]
 

@@ -20,6 +20,8 @@ EXIT_CHANGES = 3
 EXIT_SUSPENDED = 3
 #: diff: a roster or stack config is invalid on the base or head side (the diff is still written).
 EXIT_INVALID = 4
+#: prove: interrupted (Ctrl-C or SIGTERM) after its temporary resources were cleaned up; 128 + SIGINT, as shells report it.
+EXIT_INTERRUPTED = 130
 
 
 class UsageError(Exception):
@@ -67,6 +69,12 @@ STATUSES: dict[str, tuple[tuple[int, str], ...]] = {
         (EXIT_OK, "no errors or warnings (info findings do not fail)"),
         (EXIT_FINDINGS, "errors or warnings"),
         (EXIT_USAGE, "could not check: bad option, no stack or roster, no AWS credentials, access denied"),
+    ),
+    "prove": (
+        (EXIT_OK, "every expectation holds for every tested person"),
+        (EXIT_FINDINGS, "an expectation does not hold (the table names the person and the case)"),
+        (EXIT_USAGE, "bad option, no stack or roster, missing or unreadable credentials, no AWS credentials for --feedback/--from-secrets"),
+        (EXIT_INTERRUPTED, "interrupted; the temporary queue and subscription of --feedback were deleted first"),
     ),
     "adopt": (
         (EXIT_OK, "the import file is written, or there is nothing to adopt"),

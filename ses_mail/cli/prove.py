@@ -18,10 +18,9 @@ import json
 import sys
 from typing import Any, Callable, Optional
 
-from ses_mail.live.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+from ses_mail.cli.exit_codes import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 #: Exit status after Ctrl-C or SIGTERM (128 + SIGINT), once the feedback check has cleaned up.
-EXIT_INTERRUPTED = 130
 
 ClientFactory = Callable[[str], Any]
 
