@@ -231,16 +231,28 @@ def test_pull_request_workflow_tests_validates_and_diffs():
     assert all("upload-artifact" not in s.get("uses", "") for s in steps(roster))
 
 
-def test_pulumi_preview_runs_only_with_oidc_credentials_and_comments():
+def test_pulumi_preview_runs_only_behind_the_protected_preview_environment():
     job = load("pull-request.yml")["jobs"]["preview"]
-    assert "vars.AWS_ROLE_ARN != ''" in job["if"] and "vars.AWS_PREVIEW_ROLE_ARN != ''" in job["if"]
-    assert "head.repo.full_name == github.repository" in job["if"]  # forks get no OIDC token
+    assert job["environment"] == "preview"  # required reviewers and environment-scoped secrets
+    assert job["if"].split("&&")[0].strip() == "vars.AWS_PREVIEW_ROLE_ARN != ''"
+    assert "AWS_ROLE_ARN" not in json.dumps(job).replace("AWS_PREVIEW_ROLE_ARN", "")  # never a deploy role
+    assert "head.repo.full_name == github.repository" in job["if"]  # never for forks
     assert job["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.stacks.outputs.stacks) }}"
     creds = uses(job, "aws-actions/configure-aws-credentials")
-    assert "role-to-assume" in creds["with"] and "aws-access-key-id" not in creds["with"]
+    assert creds["with"]["role-to-assume"] == "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
+    assert "aws-access-key-id" not in creds["with"]
     pulumi = uses(job, "pulumi/actions")
     assert pulumi["with"]["command"] == "preview"
     assert pulumi["with"]["comment-on-pr"] is True and pulumi["with"]["diff"] is True
+
+
+def test_only_environment_jobs_see_pulumi_secrets():
+    """Secrets a PR's code could read are used only in jobs behind an environment."""
+    for path in FILES:
+        for name, job in load(path.name)["jobs"].items():
+            text = json.dumps(job)
+            if "secrets.PULUMI" in text or "id-token" in json.dumps(job.get("permissions", {})):
+                assert job.get("environment"), f"{path.name}:{name} holds credentials outside an environment"
 
 
 def test_the_comment_workflow_updates_one_comment_found_by_the_marker():
@@ -319,6 +331,7 @@ def test_deploy_runs_pulumi_up_per_stack_behind_an_environment():
     assert job["environment"] == "${{ matrix.stack }}"
     assert job["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.stacks.outputs.stacks) }}"
     assert job["concurrency"]["group"].endswith("${{ matrix.stack }}")
+    assert job["if"] == "github.ref_name == github.event.repository.default_branch"
     pulumi = uses(job, "pulumi/actions")
     assert pulumi["with"]["command"] == "up" and "matrix.stack" in pulumi["with"]["stack-name"]
     assert "venv/bin/ses-mail validate" in runs(workflow["jobs"]["test"])
