@@ -7,7 +7,13 @@ import pulumi
 
 from ses_mail import SesMail
 
-mail = SesMail("mail", {"roster": "roster.yaml"})
+# The deploy role of policies/deploy-role.json creates SMTP users only with the permissions
+# boundary: `pulumi config set ses-mail:permissionsBoundary arn:aws:iam::<account>:policy/...`.
+args = {"roster": "roster.yaml"}
+boundary = pulumi.Config("ses-mail").get("permissionsBoundary")
+if boundary:
+    args["permissions_boundary"] = boundary
+mail = SesMail("mail", args)
 
 pulumi.export("dns_records", mail.dns_records)
 pulumi.export("identities", mail.identities)
