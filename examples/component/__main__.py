@@ -1,6 +1,6 @@
 """A Pulumi program that uses ses-mail as a library: one SesMail component for a roster.
 
-    pip install "ses-mail @ git+https://github.com/<owner>/ses-mail@v0.3.0"
+    pip install ses-mail-roster==0.3.0   # or "ses-mail-roster @ git+https://github.com/<owner>/ses-mail@v0.3.0"
     pulumi config set aws:region eu-west-1 && pulumi up
 """
 import pulumi
