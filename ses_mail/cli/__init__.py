@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     if args[0] == "--version":
         from importlib.metadata import PackageNotFoundError, version
         try:
-            print(f"ses-mail {version('ses-mail')}")
+            print(f"ses-mail {version('ses-mail-roster')}")
         except PackageNotFoundError:
             print("ses-mail (not installed)")
         return EXIT_OK
