@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "credentials": ("ses_mail.cli.credentials", "one person's SMTP settings from `pulumi stack output --json --show-secrets`"),
     "doctor": ("ses_mail.cli.doctor", "check the live account: SES identities, public DNS, sandbox, reputation (read-only)"),
     "audit": ("ses_mail.cli.audit", "check IAM users and access keys against the roster, and drift (read-only)"),
+    "rotate": ("ses_mail.cli.rotate", "rotate one person's SMTP credential now (delivery `rotation`; writes: RotateSecret)"),
 }
 EXIT_USAGE = 2
 
