@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("ses_mail.cli.doctor", "check the live account: SES identities, public DNS, sandbox, reputation (read-only)"),
     "audit": ("ses_mail.cli.audit", "check IAM users and access keys against the roster, and drift (read-only)"),
     "prove": ("ses_mail.cli.prove", "send as each person through SES to its mailbox simulator and check every promise"),
+    "rotate": ("ses_mail.cli.rotate", "rotate one person's SMTP credential now (delivery `rotation`; writes: RotateSecret)"),
 }
 
 

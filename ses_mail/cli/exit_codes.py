@@ -76,6 +76,11 @@ STATUSES: dict[str, tuple[tuple[int, str], ...]] = {
         (EXIT_USAGE, "bad option, no stack or roster, missing or unreadable credentials, no AWS credentials for --feedback/--from-secrets"),
         (EXIT_INTERRUPTED, "interrupted; the temporary queue and subscription of --feedback were deleted first"),
     ),
+    "rotate": (
+        (EXIT_OK, "the rotation started (RotateSecret accepted)"),
+        (EXIT_FINDINGS, "not rotated: the person has no rotating secret, or a rotation is already in progress"),
+        (EXIT_USAGE, "bad option, no stack or roster, the address is not in the roster, no AWS credentials or access"),
+    ),
     "adopt": (
         (EXIT_OK, "the import file is written, or there is nothing to adopt"),
         (EXIT_FINDINGS, "findings: something cannot be adopted safely; no file is written"),
