@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ses_mail.live.errors import explain
-from ses_mail.project import NAMESPACE, Project, ProjectError, ProjectNotFound, find_project
+from ses_mail.project import Project, ProjectError, ProjectNotFound, find_project
+from ses_mail.stack_settings import SettingsError, from_config
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 DEFAULT_OUT = "import.json"
@@ -93,7 +94,12 @@ def _run(args: argparse.Namespace, account: Any, other_regions: Iterable[str] | 
             roster_path = project.roster_of(stack_config)
     except ProjectError as err:
         raise UsageError(str(err)) from None
-    region = args.region or stack_config.get(f"{NAMESPACE}:region") or stack_config.get("aws:region")
+    try:
+        # Checked as the program checks it: a stack config `pulumi up` refuses is refused here too.
+        settings = from_config(stack_config, stack=stack, source=str(project.stack_file(stack)) if args.stack or not args.roster else "")
+    except SettingsError as err:
+        raise UsageError(str(err)) from None
+    region = args.region or settings.region
     if not region:
         raise UsageError("no SES region: pass --region, or set aws:region (or ses-mail:region) in the stack file")
     if not is_aws_region(region):

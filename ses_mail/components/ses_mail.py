@@ -26,17 +26,10 @@ from ses_mail.components.outputs import gather
 from ses_mail.components.sending_domain import SendingDomain
 from ses_mail.components.smtp_sender import SecretsManagerOptions, SmtpSender, finish_status
 from ses_mail.roster import Deployment, Roster, RosterError, load_roster_checked
-from ses_mail.roster.identifiers import domain_of, is_aws_region
-from ses_mail.roster.restrictions import (
-    account_of,
-    normalize_iam_path,
-    normalize_kms_key,
-    normalize_policy_arn,
-    normalize_principal_arn,
-)
-from ses_mail.specs import deliverability as deliverability_spec
+from ses_mail.roster.identifiers import domain_of
+from ses_mail.roster.restrictions import account_of
 from ses_mail.specs.iam_policy import SECRET_ADMIN_PATH, arn_matches, default_secret_admins, identity_arn
-from ses_mail.specs.naming import IAM_USER_PATH
+from ses_mail.stack_settings import DEFAULT_NAME, SettingsError, StackSettings, from_args
 
 from typing import NotRequired
 
@@ -106,78 +99,12 @@ class Sender(TypedDict):
     """Display name from the roster, if any."""
 
 
-@dataclass(frozen=True)
-class Settings:
-    """`SesMailArgs` checked and with defaults filled in (what the component builds from)."""
-
-    roster_path: Path
-    region: Optional[str]
-    iam_path: str
-    permissions_boundary: Optional[str]
-    secrets_kms_key: Optional[str]
-    secret_admins: tuple[str, ...]
-    bounce_alarm: float = deliverability_spec.DEFAULT_BOUNCE_ALARM
-    complaint_alarm: float = deliverability_spec.DEFAULT_COMPLAINT_ALARM
-
-
-def check_args(name: str, args: Mapping[str, Any]) -> Settings:
-    """The args, validated and normalised; a pulumi.RunError naming every bad field."""
-    problems: list[str] = []
-    known = set(SesMailArgs.__annotations__)
-    for key in sorted(set(args) - known):
-        problems.append(f"{key}: unknown argument (expected one of {', '.join(sorted(known))})")
-
-    def text(key: str, normalize=None) -> Optional[str]:
-        value = args.get(key)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return None
-        if not isinstance(value, str):
-            problems.append(f"{key}: {value!r} is not a plain string (Outputs are not accepted: "
-                            "the roster is validated before anything is registered)")
-            return None
-        try:
-            return normalize(value) if normalize else value.strip()
-        except ValueError as err:
-            problems.append(f"{key}: {value.strip()!r} {err}")
-            return None
-
-    roster = text("roster")
-    if roster is None and (args.get("roster") is None or isinstance(args.get("roster"), str)):
-        problems.append("roster: required (the path of a roster file)")
-    region = text("region")
-    if region is not None and not is_aws_region(region):
-        problems.append(f"region: {region!r} is not an AWS region code such as eu-west-1")
-    iam_path = text("iam_path", normalize_iam_path) or IAM_USER_PATH
-    boundary = text("permissions_boundary", normalize_policy_arn)
-    kms_key = text("secrets_kms_key", normalize_kms_key)
-    admins: list[str] = []
-    raw_admins = args.get("secret_admins") or []
-    if isinstance(raw_admins, str) or not isinstance(raw_admins, (list, tuple)):
-        problems.append(f"secret_admins: {raw_admins!r} is not a list of IAM role or user ARNs")
-        raw_admins = []
-    for item in raw_admins:
-        try:
-            admins.append(normalize_principal_arn(item))
-        except ValueError as err:
-            problems.append(f"secret_admins: {item!r} {err}")
-
-    def rate(key: str, pause: float, default: float) -> float:
-        value = args.get(key)
-        if value is None:
-            return default
-        try:
-            return deliverability_spec.parse_rate(str(value), pause_level=pause)
-        except ValueError as err:
-            problems.append(f"{key}: {value!r} {err}")
-            return default
-
-    bounce = rate("bounce_rate_alarm", deliverability_spec.BOUNCE_PAUSE, deliverability_spec.DEFAULT_BOUNCE_ALARM)
-    complaint = rate("complaint_rate_alarm", deliverability_spec.COMPLAINT_PAUSE,
-                     deliverability_spec.DEFAULT_COMPLAINT_ALARM)
-    if problems:
-        raise pulumi.RunError(f"SesMail {name}: invalid arguments:\n" + "\n".join(f"  - {p}" for p in problems))
-    return Settings(Path(roster), region, iam_path, boundary, kms_key, tuple(admins),  # type: ignore[arg-type]
-                    bounce, complaint)
+def check_args(name: str, args: Mapping[str, Any]) -> StackSettings:
+    """The args, validated and normalised (ses_mail.stack_settings); a pulumi.RunError naming every bad field."""
+    try:
+        return from_args(name, args, stack=pulumi.get_stack())
+    except SettingsError as err:
+        raise pulumi.RunError(str(err)) from None
 
 
 def read_roster(path: Path, deployment: Deployment = Deployment()) -> Roster:
@@ -255,14 +182,14 @@ def check_rotation_support(roster: Roster) -> None:
             "replacementTrigger resource option (3.208 or later): upgrade the Pulumi CLI and run again")
 
 
-def secret_admins(settings: Settings, caller: Caller) -> tuple[str, ...]:
+def secret_admins(settings: StackSettings, caller: Caller) -> tuple[str, ...]:
     """The principals exempt from the secrets' Deny: the configured ones, else every role and user
     under /ses-mail-admin/ of the account. Never the caller itself: a preview role and the
     deploy role must plan the same policy."""
     return settings.secret_admins or default_secret_admins(caller.account_id, caller.partition)
 
 
-def secrets_manager_options(roster: Roster, settings: Settings, file: Path, caller: Caller,
+def secrets_manager_options(roster: Roster, settings: StackSettings, file: Path, caller: Caller,
                             invoke: Optional[pulumi.InvokeOptions]) -> Optional[SecretsManagerOptions]:
     """Admins exempt from the secrets' Deny, and the KMS key; None when nobody uses it."""
     people = [p for p in roster.people if roster.settings(p).delivery == "secrets_manager"]
@@ -306,17 +233,6 @@ def _invoke_options(opts: Optional[pulumi.ResourceOptions]) -> Optional[pulumi.I
     return pulumi.InvokeOptions(provider=provider) if provider is not None else None
 
 
-#: The name this program gives its one component; its configuration set is `ses-mail-<stack>`.
-DEFAULT_NAME = "ses-mail"
-
-
-def configuration_set_key(name: str) -> str:
-    """What the stack's configuration set is named after: the stack, and the component's name
-    when it is not the program's own, so two SesMail components in one stack never share a set."""
-    stack = pulumi.get_stack()
-    return stack if name == DEFAULT_NAME else f"{stack}-{name}"
-
-
 #: Until 0.4.0: domains and senders were registered at the stack root before 0.3.0. The alias
 #: lets a stack deployed with 0.2.x adopt them (and, through their aliases, all their children)
 #: in place; see README, "Using the component from another program".
@@ -355,20 +271,21 @@ class SesMail(pulumi.ComponentResource):
         # Limits are measured for this region and the stack's configuration set; unconfigured secret
         # admins are the /ses-mail-admin/ patterns, measured for the longest partition (an upper
         # bound by a few characters: ses_mail.roster.limit_checks), so the roster is read once.
-        set_key = configuration_set_key(name)
-        set_name = deliverability_spec.configuration_set_name(set_key)
-        roster = read_roster(settings.roster_path, Deployment(region=region, admins=settings.secret_admins or None,
+        set_key = settings.configuration_set_key
+        set_name = settings.configuration_set_name
+        roster_path = Path(settings.roster)
+        roster = read_roster(roster_path, Deployment(region=region, admins=settings.secret_admins or None,
                                                               configuration_set=set_name))
         if provider is None and any(roster.settings(p).delivery == "pgp" for p in roster.people):
             provider = provider_region(invoke)
         if provider is not None:
-            check_pgp_region(roster, region, provider, settings.roster_path)
+            check_pgp_region(roster, region, provider, roster_path)
         check_rotation_support(roster)
-        zone_ids = lookup_zones(roster, settings.roster_path, invoke)
+        zone_ids = lookup_zones(roster, roster_path, invoke)
         # Who runs the program, before anything is registered: the identities' ARNs and the secrets'
         # default admins name its account.
         caller = caller_identity(invoke)
-        secrets = secrets_manager_options(roster, settings, settings.roster_path, caller, invoke)
+        secrets = secrets_manager_options(roster, settings, roster_path, caller, invoke)
         # Every identity's ARN as a plain value (the provider's own format): send policies need not
         # wait for the identity, so the identity can wait for them (below).
         identity_arns = {d.name: identity_arn(region, caller.account_id, d.name, caller.partition)
@@ -384,7 +301,7 @@ class SesMail(pulumi.ComponentResource):
         # Stack-level first: identities name its configuration set, send policies allow it.
         # (New in 0.3.0, so born under the component: no alias.)
         self.feedback = Deliverability(roster, stack=set_key, region=region,
-                                       bounce_alarm=settings.bounce_alarm, complaint_alarm=settings.complaint_alarm,
+                                       bounce_alarm=settings.bounce_rate_alarm, complaint_alarm=settings.complaint_rate_alarm,
                                        opts=pulumi.ResourceOptions(parent=self))
         # People first: an identity applies the stack's configuration set to every send, so it must
         # not get (or change) its default set before the send policies allow that set. Each
