@@ -15,7 +15,7 @@ from pathlib import Path
 import pulumi.runtime
 
 PACKAGE = Path(__file__).resolve().parent.parent / "ses_mail"
-PURE = ("roster", "specs", "stack_settings.py")
+PURE = ("roster", "specs", "modes", "stack_settings.py")
 
 #: Private SDK uses with no public equivalent: (file, dotted name) -> why.
 KNOWN_PRIVATE = {

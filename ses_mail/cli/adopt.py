@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None, *, account: Any = None, other_regions: I
 def _run(args: argparse.Namespace, account: Any, other_regions: Iterable[str] | None) -> int:
     import pulumi
 
+    from ses_mail.modes.existing import existing_mode
     from ses_mail.roster import load_roster
     from ses_mail.roster.errors import RosterError
     from ses_mail.roster.identifiers import is_aws_region
@@ -109,7 +110,7 @@ def _run(args: argparse.Namespace, account: Any, other_regions: Iterable[str] | 
     except RosterError as err:
         raise UsageError(str(err)) from None
 
-    if not any(d.existing == "adopt" or d.existing == "reference" for d in roster.domains):
+    if not any(existing_mode(d.existing).adopted for d in roster.domains):
         _say(args, {"version": JSON_FORMAT_VERSION, "status": "nothing-to-adopt", "findings": []},
              f"Nothing to adopt: no domain of {roster_path} has `existing: adopt` or `existing: reference`.")
         return EXIT_OK

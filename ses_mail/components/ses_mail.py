@@ -12,6 +12,7 @@ No `from __future__ import annotations` here: the SDK's component analyzer
 (`pulumi.provider.experimental`) reads the annotations of `SesMailArgs` and `SesMail` at run
 time to derive the package schema for other languages.
 """
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional, TypedDict
@@ -25,6 +26,8 @@ from ses_mail.components.deliverability import Deliverability
 from ses_mail.components.outputs import gather
 from ses_mail.components.sending_domain import SendingDomain
 from ses_mail.components.smtp_sender import SecretsManagerOptions, SmtpSender, finish_status
+from ses_mail.modes.delivery import delivery_mode, delivery_modes
+from ses_mail.modes.dns import dns_provider
 from ses_mail.roster import Deployment, Roster, RosterError, load_roster_checked
 from ses_mail.roster.identifiers import domain_of
 from ses_mail.roster.restrictions import account_of
@@ -119,17 +122,18 @@ def read_roster(path: Path, deployment: Deployment = Deployment()) -> Roster:
 
 
 def lookup_zones(roster: Roster, file: Path, invoke: Optional[pulumi.InvokeOptions]) -> dict[str, str]:
-    """Route53 public zone id of every zone the roster's Route 53 domains name, looked up once each.
-    Domains with `dns: external` need none."""
+    """The zone id of every zone the roster's domains name in their DNS provider, looked up once
+    each (ses_mail.modes.dns). Domains whose DNS is kept elsewhere (`dns: external`) need none."""
     zone_ids: dict[str, str] = {}
     missing: list[str] = []
-    managed = [d for d in roster.domains if d.dns == "route53" and d.existing != "reference"]
-    for zone in sorted({d.hosted_zone for d in managed}):
+    managed = [d for d in roster.domains if dns_provider(d.dns).uses_zone and d.managed]
+    for zone, dns in sorted({(d.hosted_zone, d.dns) for d in managed}):
+        provider = dns_provider(dns)
         try:
-            zone_ids[zone] = aws.route53.get_zone(name=zone, private_zone=False, opts=invoke).zone_id
+            zone_ids[zone] = provider.find_zone(importlib.import_module, zone, invoke)
         except Exception as err:  # noqa: BLE001 - the provider reports a missing zone as a failed invoke
             users = ", ".join(d.name for d in managed if d.hosted_zone == zone)
-            missing.append(f"  - Route53 public hosted zone {zone!r} (for {users}) could not be looked up: {err}")
+            missing.append(f"  - {provider.describe_zone(zone)} (for {users}) could not be looked up: {err}")
     if missing:
         raise pulumi.RunError(f"{file}: hosted zones missing in this AWS account:\n" + "\n".join(missing)
                               + "\nCreate the zone, set `zone:` on the domain to the zone that holds it, "
@@ -163,13 +167,16 @@ def check_pgp_region(roster: Roster, region: str, provider: str, file: Path) -> 
     """PGP delivery exports the provider's encrypted SMTP password, which the provider derives
     for *its* region: refuse when SES runs in another one, as that password would be wrong and
     nothing could tell."""
-    pgp = [p.email for p in roster.people if roster.settings(p).delivery == "pgp"]
+    pgp = [p.email for p in roster.people if delivery_mode(roster.settings(p).delivery).needs_provider_region]
     if pgp and provider != region:
+        modes = " or ".join(sorted({roster.settings(p).delivery for p in roster.people
+                                   if delivery_mode(roster.settings(p).delivery).needs_provider_region}))
+        others = " or ".join(m for m in delivery_modes() if not delivery_mode(m).needs_provider_region)
         raise pulumi.RunError(
-            f"{file}: delivery pgp ({', '.join(pgp)}) needs the SES region to be the provider's region: "
+            f"{file}: delivery {modes} ({', '.join(pgp)}) needs the SES region to be the provider's region: "
             f"the provider encrypts an SMTP password derived for its own region, aws:region ({provider or 'unset'}), "
             f"but SES sends from region {region} (argument `region`; stack config ses-mail:region). "
-            f"Set aws:region to {region}, or use delivery output or secrets_manager for these people.")
+            f"Set aws:region to {region}, or use delivery {others} for these people.")
 
 
 def check_rotation_support(roster: Roster) -> None:
@@ -192,7 +199,7 @@ def secret_admins(settings: StackSettings, caller: Caller) -> tuple[str, ...]:
 def secrets_manager_options(roster: Roster, settings: StackSettings, file: Path, caller: Caller,
                             invoke: Optional[pulumi.InvokeOptions]) -> Optional[SecretsManagerOptions]:
     """Admins exempt from the secrets' Deny, and the KMS key; None when nobody uses it."""
-    people = [p for p in roster.people if roster.settings(p).delivery == "secrets_manager"]
+    people = [p for p in roster.people if delivery_mode(roster.settings(p).delivery).uses_secret]
     if not people:
         return None
     configured = settings.secret_admins
@@ -276,7 +283,8 @@ class SesMail(pulumi.ComponentResource):
         roster_path = Path(settings.roster)
         roster = read_roster(roster_path, Deployment(region=region, admins=settings.secret_admins or None,
                                                               configuration_set=set_name))
-        if provider is None and any(roster.settings(p).delivery == "pgp" for p in roster.people):
+        if provider is None and any(delivery_mode(roster.settings(p).delivery).needs_provider_region
+                                    for p in roster.people):
             provider = provider_region(invoke)
         if provider is not None:
             check_pgp_region(roster, region, provider, roster_path)
@@ -313,12 +321,13 @@ class SesMail(pulumi.ComponentResource):
                                 opts=child(), **self.feedback.sender_options())
             for p in roster.people
         }
-        # `existing: reference` domains are managed elsewhere: no resource here, only their ARN.
+        # Domains managed elsewhere (`existing: reference`): no resource here, only their ARN.
         self.domains: dict[str, SendingDomain] = {
-            d.name: SendingDomain(d, region=region, zone_id=zone_ids.get(d.hosted_zone) if d.dns == "route53" else None,
+            d.name: SendingDomain(d, region=region,
+                                  zone_id=zone_ids.get(d.hosted_zone) if dns_provider(d.dns).uses_zone else None,
                                   opts=child(), after=[s.policy for a, s in self.people.items() if domain_of(a) == d.name],
                                   **self.feedback.domain_options(d))
-            for d in roster.domains if d.existing != "reference"
+            for d in roster.domains if d.managed
         }
 
         # Each output gathered in one Output.all over its Output leaves: a dict of per-person

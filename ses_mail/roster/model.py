@@ -18,6 +18,9 @@ from ses_mail.roster.restrictions import (
     normalize_recipient_pattern,
 )
 from ses_mail.roster.identifiers import domain_of, is_dns_label, normalize_address, normalize_domain
+from ses_mail.modes.delivery import delivery_modes
+from ses_mail.modes.dns import dns_providers
+from ses_mail.modes.existing import existing_mode, roster_values as existing_roster_values
 from ses_mail.specs.key_slots import MAX_KEYS_PER_USER
 from ses_mail.specs.limits import SES_VERIFICATION_WINDOW
 
@@ -27,11 +30,12 @@ if TYPE_CHECKING:
 DmarcPolicy = Literal["none", "quarantine", "reject"]
 Alignment = Literal["relaxed", "strict"]
 Status = Literal["active", "suspended"]
-Delivery = Literal["output", "pgp", "secrets_manager"]
-DnsHost = Literal["route53", "external"]
+# The modes are registered in ses_mail.modes (one class each); the roster accepts their names.
+Delivery = Literal[delivery_modes()]  # type: ignore[valid-type]
+DnsHost = Literal[dns_providers()]  # type: ignore[valid-type]
 TlsPolicy = Literal["optional", "require"]
 MxFailure = Literal["use_default", "reject"]
-Existing = Literal["adopt", "reference"]
+Existing = Literal[existing_roster_values()]  # type: ignore[valid-type]
 #: `any`: no restriction (and, on a person, no stack default either).
 ANY = "any"
 
@@ -161,6 +165,11 @@ class Domain(_Model):
         if not is_dns_label(label):
             raise ValueError("is not a DNS label (1-63 letters, digits or inner hyphens, no dots)")
         return label
+
+    @property
+    def managed(self) -> bool:
+        """This stack creates (or takes over) the domain's identity and records (ses_mail.modes.existing)."""
+        return existing_mode(self.existing).manages
 
     @property
     def hosted_zone(self) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ses_mail.modes.delivery import delivery_mode
 from ses_mail.roster.model import ANY, Defaults, Delivery, Person, Status
 
 
@@ -45,5 +46,5 @@ def resolve(person: Person, defaults: Defaults | None = None) -> Settings:
         recipients=() if recipients == ANY else tuple(recipients),
         delivery=delivery,
         pgp_key=person.pgp_key,
-        secret_readers=tuple(readers) if delivery == "secrets_manager" else (),
+        secret_readers=tuple(readers) if delivery_mode(delivery).uses_secret else (),
     )
