@@ -25,7 +25,8 @@ from typing import Any, Iterable
 
 from ses_mail.cli.exit_codes import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
 from ses_mail.live.errors import explain
-from ses_mail.project import NAMESPACE, Project, ProjectError, ProjectNotFound, find_project
+from ses_mail.project import Project, ProjectError, ProjectNotFound, find_project
+from ses_mail.stack_settings import SettingsError, from_config
 
 DEFAULT_OUT = "import.json"
 JSON_FORMAT_VERSION = 1
@@ -69,6 +70,7 @@ def main(argv: list[str] | None = None, *, account: Any = None, other_regions: I
 def _run(args: argparse.Namespace, account: Any, other_regions: Iterable[str] | None) -> int:
     import pulumi
 
+    from ses_mail.modes.existing import existing_mode
     from ses_mail.roster import load_roster
     from ses_mail.roster.errors import RosterError
     from ses_mail.roster.identifiers import is_aws_region
@@ -89,7 +91,12 @@ def _run(args: argparse.Namespace, account: Any, other_regions: Iterable[str] | 
             roster_path = project.roster_of(stack_config)
     except ProjectError as err:
         raise UsageError(str(err)) from None
-    region = args.region or stack_config.get(f"{NAMESPACE}:region") or stack_config.get("aws:region")
+    try:
+        # Checked as the program checks it: a stack config `pulumi up` refuses is refused here too.
+        settings = from_config(stack_config, stack=stack, source=str(project.stack_file(stack)) if args.stack or not args.roster else "")
+    except SettingsError as err:
+        raise UsageError(str(err)) from None
+    region = args.region or settings.region
     if not region:
         raise UsageError("no SES region: pass --region, or set aws:region (or ses-mail:region) in the stack file")
     if not is_aws_region(region):
@@ -99,7 +106,7 @@ def _run(args: argparse.Namespace, account: Any, other_regions: Iterable[str] | 
     except RosterError as err:
         raise UsageError(str(err)) from None
 
-    if not any(d.existing == "adopt" or d.existing == "reference" for d in roster.domains):
+    if not any(existing_mode(d.existing).adopted for d in roster.domains):
         _say(args, {"version": JSON_FORMAT_VERSION, "status": "nothing-to-adopt", "findings": []},
              f"Nothing to adopt: no domain of {roster_path} has `existing: adopt` or `existing: reference`.")
         return EXIT_OK

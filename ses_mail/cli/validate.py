@@ -22,11 +22,11 @@ import sys
 from pathlib import Path
 
 from ses_mail.cli.exit_codes import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
-from ses_mail.project import DEFAULT_ROSTER, NAMESPACE, Project, ProjectError, find_project
+from ses_mail.project import DEFAULT_ROSTER, Project, ProjectError, find_project
 from ses_mail.roster.errors import RosterError
-from ses_mail.specs.deliverability import configuration_set_name
 from ses_mail.roster.identifiers import is_aws_region
 from ses_mail.roster import Deployment, load_roster_checked
+from ses_mail.stack_settings import SettingsError, from_config
 
 
 
@@ -43,14 +43,18 @@ def configured_rosters(project: Project) -> list[Path]:
 def stack_deployments(project: Project) -> dict[Path, Deployment]:
     """What each roster is deployed with, from the stacks that use it: the first one's SES region
     (ses-mail:region, else aws:region) and the longest configuration set name among them (the
-    send policies name the set), so limits are measured as `pulumi up` will send them."""
+    send policies name the set), so limits are measured as `pulumi up` will send them. A stack
+    config `pulumi up` would refuse is a ProjectError naming the stack file and key."""
     found: dict[Path, Deployment] = {}
     for stack in project.stacks():
         config = project.stack_config(stack)
         path = project.roster_of(config)
-        region = config.get(f"{NAMESPACE}:region") or config.get("aws:region")
-        region = region if region and is_aws_region(region) else None
-        name = configuration_set_name(stack)
+        try:
+            settings = from_config(config, stack=stack, source=str(project.stack_file(stack)))
+        except SettingsError as err:
+            raise ProjectError(str(err)) from None
+        region = settings.region
+        name = settings.configuration_set_name or ""
         before = found.get(path)
         if before is not None:
             region = before.region or region

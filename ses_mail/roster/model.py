@@ -5,7 +5,8 @@ rules that span fields live in `ses_mail.roster.checks`, reading YAML in `ses_ma
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -18,20 +19,22 @@ from ses_mail.roster.restrictions import (
     normalize_recipient_pattern,
 )
 from ses_mail.roster.identifiers import domain_of, is_dns_label, normalize_address, normalize_domain
+from ses_mail.modes.delivery import delivery_mode, delivery_modes
+from ses_mail.modes.dns import dns_providers
+from ses_mail.modes.existing import existing_mode, roster_values as existing_roster_values
 from ses_mail.specs.key_slots import MAX_KEYS_PER_USER
 from ses_mail.specs.limits import SES_VERIFICATION_WINDOW
 
-if TYPE_CHECKING:
-    from ses_mail.roster.settings import Settings
 
 DmarcPolicy = Literal["none", "quarantine", "reject"]
 Alignment = Literal["relaxed", "strict"]
 Status = Literal["active", "suspended"]
-Delivery = Literal["output", "pgp", "secrets_manager"]
-DnsHost = Literal["route53", "external"]
+# The modes are registered in ses_mail.modes (one class each); the roster accepts their names.
+Delivery = Literal[delivery_modes()]  # type: ignore[valid-type]
+DnsHost = Literal[dns_providers()]  # type: ignore[valid-type]
 TlsPolicy = Literal["optional", "require"]
 MxFailure = Literal["use_default", "reject"]
-Existing = Literal["adopt", "reference"]
+Existing = Literal[existing_roster_values()]  # type: ignore[valid-type]
 #: `any`: no restriction (and, on a person, no stack default either).
 ANY = "any"
 
@@ -161,6 +164,11 @@ class Domain(_Model):
         if not is_dns_label(label):
             raise ValueError("is not a DNS label (1-63 letters, digits or inner hyphens, no dots)")
         return label
+
+    @property
+    def managed(self) -> bool:
+        """This stack creates (or takes over) the domain's identity and records (ses_mail.modes.existing)."""
+        return existing_mode(self.existing).manages
 
     @property
     def hosted_zone(self) -> str:
@@ -326,6 +334,48 @@ class Roster(_Model):
 
     def settings(self, person: Person) -> Settings:
         """`person`'s effective settings (a roster that passed validation resolves fully)."""
-        from ses_mail.roster.settings import resolve
-
         return resolve(person, self.defaults)
+
+
+# One person's effective settings: their own values, else the stack defaults, resolved.
+@dataclass(frozen=True)
+class Settings:
+    """One person's effective settings: their own values, else the stack defaults, resolved."""
+
+    status: Status
+    key: int
+    previous_key: int | None
+    display_name: str | None
+    allowed_ips: tuple[str, ...]
+    recipients: tuple[str, ...]
+    delivery: Delivery
+    pgp_key: str | None
+    secret_readers: tuple[str, ...]
+
+    @property
+    def suspended(self) -> bool:
+        return self.status == "suspended"
+
+
+
+def resolve(person: Person, defaults: Defaults | None = None) -> Settings:
+    """A person's own settings, else the stack defaults, with `any` and `true` spelled out."""
+    d = defaults or Defaults()
+    display = person.display_name if person.display_name is not None else d.display_name
+    if display is True:
+        display = person.name
+    ips = person.allowed_ips if person.allowed_ips is not None else d.allowed_ips
+    recipients = person.recipients if person.recipients is not None else d.recipients
+    readers = person.secret_readers if person.secret_readers is not None else d.secret_readers
+    delivery = person.delivery or d.delivery
+    return Settings(
+        status=person.status,
+        key=person.key,
+        previous_key=person.previous_key,
+        display_name=display or None,
+        allowed_ips=() if ips == ANY else tuple(ips),
+        recipients=() if recipients == ANY else tuple(recipients),
+        delivery=delivery,
+        pgp_key=person.pgp_key,
+        secret_readers=tuple(readers) if delivery_mode(delivery).uses_secret else (),
+    )

@@ -282,7 +282,7 @@ def report_authorizations(domains: Iterable[Any]) -> list[ReportAuthorization]:
     """
     domains = list(domains)
     # `existing: reference` domains are managed elsewhere: this stack publishes nothing for them.
-    managed = {d.name for d in domains if getattr(d, "existing", None) != "reference"}
+    managed = {d.name for d in domains if getattr(d, "managed", True)}
     found: dict[tuple[str, str], ReportAuthorization] = {}
     for d in domains:
         if not d.dmarc.enabled or d.name not in managed:
