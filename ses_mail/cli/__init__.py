@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "adopt": ("ses_mail.cli.adopt", "take over domains already in the account: read it (read-only), write a `pulumi import` file"),
     "credentials": ("ses_mail.cli.credentials", "one person's SMTP settings from `pulumi stack output --json --show-secrets`"),
     "doctor": ("ses_mail.cli.doctor", "check the live account: SES identities, public DNS, sandbox, reputation (read-only)"),
+    "dmarc": ("ses_mail.cli.dmarc", "read DMARC aggregate reports (dir or S3, read-only): is tightening DMARC safe?"),
     "audit": ("ses_mail.cli.audit", "check IAM users and access keys against the roster, and drift (read-only)"),
     "prove": ("ses_mail.cli.prove", "send as each person through SES to its mailbox simulator and check every promise"),
     "rotate": ("ses_mail.cli.rotate", "rotate one person's SMTP credential now (delivery `rotation`; writes: RotateSecret)"),

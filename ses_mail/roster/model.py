@@ -5,8 +5,9 @@ rules that span fields live in `ses_mail.roster.checks`, reading YAML in `ses_ma
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -321,6 +322,40 @@ class Person(_Restricted):
         return domain_of(self.email)
 
 
+class Reports(_Model):
+    """`reports:` receives the domains' DMARC aggregate reports in this stack (docs/dmarc.md)."""
+
+    address: str = Field(min_length=1, description="The mailbox the reports are sent to, at a dedicated subdomain of a roster domain (e.g. dmarc@reports.example.com): the stack points that subdomain's MX at SES receiving. Never a roster domain itself or a MAIL FROM subdomain. Required.")
+    retention_days: int = Field(365, ge=1, le=3650, description="Days a report is kept in the bucket before S3 deletes it. Default: 365.")
+    bucket: str | None = Field(None, description="Name of the S3 bucket the reports are stored in. Default: ses-mail-dmarc-<account>-<region>-<stack>.")
+    kms_key: str | None = Field(None, description="ARN of a KMS key for the bucket's default encryption (SSE-KMS); its key policy must let ses.amazonaws.com use it (docs/dmarc.md). Default: none (SSE-S3).")
+    join: str | None = Field(None, description="Name of the region's active receipt rule set, made elsewhere, to add the report rule to. Default: none (the stack creates and activates its own set, and refuses to replace another active one).")
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        return normalize_address(value)
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, value: str | None) -> str | None:
+        from ses_mail.specs.report_receiving import normalize_bucket
+        return None if value is None else normalize_bucket(value)
+
+    @field_validator("kms_key")
+    @classmethod
+    def _kms_key(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+", value):
+            raise ValueError("is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)")
+        return value
+
+    @field_validator("join")
+    @classmethod
+    def _join(cls, value: str | None) -> str | None:
+        from ses_mail.specs.report_receiving import check_ses_name
+        return None if value is None else check_ses_name(value)
+
+
 class Roster(_Model):
     """One stack's roster: its sending domains and the people who may send."""
 
@@ -328,6 +363,7 @@ class Roster(_Model):
     people: tuple[Person, ...] = Field((), description="People allowed to send. Default: none.")
     defaults: Defaults = Field(default_factory=Defaults, description="Stack-wide defaults for display_name, allowed_ips, recipients, delivery and secret_readers. Default: no restrictions, delivery output.")
     deliverability: Deliverability = Field(default_factory=Deliverability, description="Configuration set, feedback topic subscribers, account suppression list and verification waiting. Default: a configuration set with TLS optional, no subscribers, suppression list untouched, no waiting.")
+    reports: Reports | None = Field(None, description="Receive the domains' DMARC aggregate reports in an S3 bucket of this stack; every domain's rua then includes the address. Default: none (no receiving).")
 
     def domain(self, name: str) -> Domain:
         return next(d for d in self.domains if d.name == name)
