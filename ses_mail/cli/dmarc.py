@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Optional
 
-from ses_mail.live.errors import EXIT_USAGE
+from ses_mail.cli.exit_codes import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 
 DEFAULT_SINCE_DAYS = 30
 
@@ -102,14 +102,14 @@ def main(argv: Optional[list[str]] = None, *, clients: Any = None, now: Optional
         "files": read.files, "reports": len(window) - duplicates, "duplicates": duplicates,
         "outside_window": len(read.reports) - len(window), "since_days": since,
         "thresholds": dataclasses.asdict(args.thresholds),
-        "findings": [{"source": f.source, "message": f.message} for f in read.findings],
+        "findings": [{"source": f.subject, "message": f.message} for f in read.findings],
         "domains": [s.as_dict() for s in summaries],
     }
     if args.format == "json":
         print(json.dumps(document, indent=2, sort_keys=True))
     else:
         _render(document)
-    return analysis.exit_status(summaries)
+    return EXIT_FINDINGS if analysis.exit_status(summaries) else EXIT_OK
 
 
 class _Usage(Exception):

@@ -81,6 +81,11 @@ STATUSES: dict[str, tuple[tuple[int, str], ...]] = {
         (EXIT_FINDINGS, "not rotated: the person has no rotating secret, or a rotation is already in progress"),
         (EXIT_USAGE, "bad option, no stack or roster, the address is not in the roster, no AWS credentials or access"),
     ),
+    "dmarc": (
+        (EXIT_OK, "every domain's current policy is supported by its reports (or no domain has reports)"),
+        (EXIT_FINDINGS, "a domain's current policy is stricter than its reports support (the recommendation says what to step back to)"),
+        (EXIT_USAGE, "bad option, unreadable directory, no stack or roster, no AWS credentials or access to the bucket"),
+    ),
     "adopt": (
         (EXIT_OK, "the import file is written, or there is nothing to adopt"),
         (EXIT_FINDINGS, "findings: something cannot be adopted safely; no file is written"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Optional
 
-from ses_mail.dmarc.reports import MAX_INPUT_BYTES, Finding, ReadResult, read_bytes
+from ses_mail.dmarc.reports import MAX_INPUT_BYTES, ReadResult, read_bytes, unreadable
 
 
 def read_bucket(s3: Any, bucket: str, *, prefix: str = "", since: Optional[datetime] = None) -> ReadResult:
@@ -19,7 +19,7 @@ def read_bucket(s3: Any, bucket: str, *, prefix: str = "", since: Optional[datet
                 continue
             if item["Size"] > MAX_INPUT_BYTES:
                 result.files += 1
-                result.findings.append(Finding(source, f"is {item['Size']} bytes, over the {MAX_INPUT_BYTES}-byte limit: not read"))
+                result.findings.append(unreadable(source, f"is {item['Size']} bytes, over the {MAX_INPUT_BYTES}-byte limit: not read"))
                 continue
             body = s3.get_object(Bucket=bucket, Key=key)["Body"]
             try:

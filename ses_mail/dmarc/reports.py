@@ -22,6 +22,8 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
+from ses_mail.findings import WARNING, Finding
+
 #: Largest file or S3 object read, as stored. The large receivers' daily reports are kilobytes
 #: to a few megabytes compressed; anything larger is refused, not read.
 MAX_INPUT_BYTES = 25 * 1024 * 1024
@@ -92,13 +94,11 @@ class Report:
         return (self.org_name.strip().lower(), self.report_id.strip())
 
 
-@dataclass(frozen=True)
-class Finding:
-    source: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.source}: {self.message}"
+def unreadable(source: str, message: str) -> Finding:
+    """A report that could not be read, as the one finding type of every command; the subject is
+    the file (or bucket key), so the finding names it."""
+    return Finding(code="dmarc-report-unreadable", severity=WARNING, subject=source, message=message,
+                   fix="check the file; the other reports were read")
 
 
 @dataclass
@@ -186,7 +186,7 @@ def read_bytes(data: bytes, source: str) -> ReadResult:
     """Every report in one file's bytes (of any supported kind), and a finding for each problem."""
     result = ReadResult([], [], files=1)
     if len(data) > MAX_INPUT_BYTES:
-        result.findings.append(Finding(source, f"is {len(data)} bytes, over the {MAX_INPUT_BYTES}-byte limit: not read"))
+        result.findings.append(unreadable(source, f"is {len(data)} bytes, over the {MAX_INPUT_BYTES}-byte limit: not read"))
         return result
     _read_into(data, source, result, depth=0)
     return result
@@ -207,11 +207,11 @@ def _read_into(data: bytes, source: str, result: ReadResult, depth: int) -> None
         else:
             raise Refused("is neither XML, gzip nor zip")
     except Refused as err:
-        result.findings.append(Finding(source, str(err)))
+        result.findings.append(unreadable(source, str(err)))
         return
     for name, content in parts:
         if depth >= 2:
-            result.findings.append(Finding(name, "is nested too deeply (an archive in an archive): not read"))
+            result.findings.append(unreadable(name, "is nested too deeply (an archive in an archive): not read"))
             continue
         _read_into(content, name, result, depth + 1)
 
@@ -225,12 +225,12 @@ def read_directory(directory: Path) -> ReadResult:
             size = path.stat().st_size
             if size > MAX_INPUT_BYTES:
                 result.files += 1
-                result.findings.append(Finding(source, f"is {size} bytes, over the {MAX_INPUT_BYTES}-byte limit: not read"))
+                result.findings.append(unreadable(source, f"is {size} bytes, over the {MAX_INPUT_BYTES}-byte limit: not read"))
                 continue
             data = path.read_bytes()
         except OSError as err:
             result.files += 1
-            result.findings.append(Finding(source, f"cannot be read ({err.strerror or err})"))
+            result.findings.append(unreadable(source, f"cannot be read ({err.strerror or err})"))
             continue
         result.extend(read_bytes(data, source))
     return result
