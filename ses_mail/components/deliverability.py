@@ -38,7 +38,7 @@ class Deliverability(pulumi.ComponentResource):
 
     Children a program may read or adjust: `configuration_set` (None when the roster turns the
     set off, as are `configuration_set_name`/`configuration_set_arn`), `topic`, `topic_policy`,
-    `alarms` (by key: `bounce`, `complaint`), `event_destinations` (by destination name),
+    `alarms` (by key: `bounce-rate`, `complaint-rate`), `event_destinations` (by destination name),
     `subscriptions` (by endpoint) and `account_suppression` (None unless the roster asks for it).
     Resource names derive from the configuration set's name, whatever the component's name.
     """
