@@ -104,3 +104,39 @@ def test_a_transform_on_sesmail_reaches_every_iam_user_and_nothing_else(consumer
 def test_without_the_transform_no_user_has_the_tag(run):
     users = run().of_type("aws:iam/user:User")
     assert len(users) == 2 and all("cost-centre" not in u.inputs["tags"] for u in users)
+
+
+ARGS = {
+    "ses_mail.components.ses_mail": "SesMailArgs",
+    "ses_mail.components.sending_domain": "SendingDomainArgs",
+    "ses_mail.components.smtp_sender": "SmtpSenderArgs",
+    "ses_mail.components.deliverability": "DeliverabilityArgs",
+}
+
+
+@pytest.mark.parametrize("module,name", sorted(ARGS.items()))
+def test_every_args_field_is_documented_once_with_its_default(module, name):
+    """One convention for the four components: `(name, args, opts)`, Args a TypedDict whose every
+    field has one docstring (read as the analyzer reads it), saying `Required` or its `Default:`;
+    the class docstring names no field."""
+    import importlib
+    import inspect
+    import typing
+
+    from pulumi.provider.experimental.analyzer import Analyzer
+
+    args_type = getattr(importlib.import_module(module), name)
+    component = getattr(importlib.import_module(module), name.removesuffix("Args"))
+    assert list(inspect.signature(component.__init__).parameters) == ["self", "name", "args", "opts"]
+    annotation = inspect.get_annotations(component.__init__)["args"]
+    assert annotation is args_type or annotation == name
+    assert typing.is_typeddict(args_type)
+    analyzer = Analyzer(name)
+    for field in args_type.__annotations__:
+        doc = analyzer.get_docstring(args_type, field)
+        assert doc, f"{name}.{field} has no docstring"
+        if field in args_type.__optional_keys__:
+            assert doc.count("Default:") == 1, f"{name}.{field}: {doc}"
+        else:
+            assert "Required" in doc and "Default:" not in doc, f"{name}.{field}: {doc}"
+        assert f"`{field}`" not in (args_type.__doc__ or ""), f"{name} documents {field} twice"

@@ -4,8 +4,10 @@ reputation alarms and (optionally) the account-level suppression list.
 A thin shell over `ses_mail.specs.deliverability`: every value comes from there. The program
 creates this before the domains and senders, and hands each of them what it needs through
 `domain_options` and `sender_options`.
+
+No `from __future__ import annotations`: the Args TypedDict's `NotRequired` markers must be
+evaluated for its optional keys (`__optional_keys__`) to be right at run time.
 """
-from __future__ import annotations
 
 import json
 from typing import Any, NotRequired, Optional, TypedDict

@@ -1,5 +1,8 @@
-"""One SES sending domain: identity with Easy DKIM, custom MAIL FROM, and its Route53 records."""
-from __future__ import annotations
+"""One SES sending domain: identity with Easy DKIM, custom MAIL FROM, and its Route53 records.
+
+No `from __future__ import annotations`: the Args TypedDict's `NotRequired` markers must be
+evaluated for its optional keys (`__optional_keys__`) to be right at run time.
+"""
 
 import importlib
 from typing import Any, NotRequired, Optional, Sequence, TypedDict

@@ -1,5 +1,8 @@
-"""One person's SMTP credential: IAM user, send policy, access keys, and how they are handed over."""
-from __future__ import annotations
+"""One person's SMTP credential: IAM user, send policy, access keys, and how they are handed over.
+
+No `from __future__ import annotations`: the Args TypedDict's `NotRequired` markers must be
+evaluated for its optional keys (`__optional_keys__`) to be right at run time.
+"""
 
 import importlib
 import json
