@@ -233,10 +233,10 @@ def test_import_file_follows_a_parent_component_generically(monkeypatch, project
 
     made: list[Wrapper] = []
 
-    def wrapped(domain, *, region, zone_id, opts=None):
+    def wrapped(name, args, opts=None):
         if not made:
             made.append(Wrapper())
-        return original(domain, region=region, zone_id=zone_id, opts=pulumi.ResourceOptions(parent=made[0]))
+        return original(name, args, opts=pulumi.ResourceOptions(parent=made[0]))
 
     # The program imports SendingDomain afresh on each run (runpy), from this module.
     monkeypatch.setattr(module, "SendingDomain", wrapped)

@@ -41,24 +41,7 @@ TYPE = "ses-mail:index:SesMail"
 
 
 class SesMailArgs(TypedDict):
-    """What `SesMail` builds from. Only `roster` is required; every other field has a default.
-
-    - `roster`: path of the roster file (YAML). Required. Relative paths are relative to the
-      working directory (for `pulumi up`, the project directory).
-    - `region`: AWS region SES sends from. Default: the AWS provider's region.
-    - `iam_path`: IAM path of the SMTP users. Default: `/ses-smtp/`.
-    - `permissions_boundary`: managed policy ARN set as every SMTP user's permissions boundary.
-      Default: none.
-    - `secrets_kms_key`: KMS key (id, ARN or alias) encrypting the Secrets Manager secrets of
-      people with `delivery: secrets_manager`. Default: the account's `aws/secretsmanager` key.
-    - `secret_admins`: IAM role or user ARNs exempt from those secrets' Deny (whoever runs
-      `pulumi up` must be one). Default: every role and user under the IAM path
-      `/ses-mail-admin/` of the account (the same for every principal, so a preview role and the
-      deploy role plan the same policy).
-    - `bounce_rate_alarm`, `complaint_rate_alarm`: account reputation rates (fractions) at which
-      the CloudWatch alarms notify the feedback topic. Default: 0.02 and 0.0005, well below SES's
-      review levels of 5% and 0.1% (README, Deliverability).
-    """
+    """What `SesMail` builds from; the stack config (docs/stack-config.md) sets the same fields."""
 
     roster: str
     """Path of the roster file (YAML). Required; relative to the working directory."""
@@ -308,31 +291,34 @@ class SesMail(pulumi.ComponentResource):
 
         # Stack-level first: identities name its configuration set, send policies allow it.
         # (New in 0.3.0, so born under the component: no alias.)
-        self.feedback = Deliverability(roster, stack=set_key, region=region,
-                                       bounce_alarm=settings.bounce_rate_alarm, complaint_alarm=settings.complaint_rate_alarm,
-                                       opts=pulumi.ResourceOptions(parent=self))
+        self._deliverability = Deliverability(
+            set_name, {"roster": roster, "stack": set_key, "region": region,
+                       "bounce_alarm": settings.bounce_rate_alarm, "complaint_alarm": settings.complaint_rate_alarm},
+            opts=pulumi.ResourceOptions(parent=self))
         # People first: an identity applies the stack's configuration set to every send, so it must
         # not get (or change) its default set before the send policies allow that set. Each
         # identity waits for its people's policies; no policy waits for an identity.
-        self.people: dict[str, SmtpSender] = {
-            p.email: SmtpSender(p, region=region, identity_arn=identity_arns[p.domain],
-                                settings=roster.settings(p), iam_path=settings.iam_path,
-                                permissions_boundary=settings.permissions_boundary, secrets=secrets,
-                                opts=child(), **self.feedback.sender_options())
+        sender_options = self._deliverability.sender_options()
+        self._people: dict[str, SmtpSender] = {
+            p.email: SmtpSender(p.email, {
+                "person": p, "region": region, "identity_arn": identity_arns[p.domain], "settings": roster.settings(p),
+                "iam_path": settings.iam_path, "permissions_boundary": settings.permissions_boundary,
+                "secrets": secrets, **sender_options}, opts=child())
             for p in roster.people
         }
         # Domains managed elsewhere (`existing: reference`): no resource here, only their ARN.
-        self.domains: dict[str, SendingDomain] = {
-            d.name: SendingDomain(d, region=region,
-                                  zone_id=zone_ids.get(d.hosted_zone) if dns_provider(d.dns).uses_zone else None,
-                                  opts=child(), after=[s.policy for a, s in self.people.items() if domain_of(a) == d.name],
-                                  **self.feedback.domain_options(d))
+        self._domains: dict[str, SendingDomain] = {
+            d.name: SendingDomain(d.name, {
+                "domain": d, "region": region,
+                "zone_id": zone_ids.get(d.hosted_zone) if dns_provider(d.dns).uses_zone else None,
+                "after": [s.policy for a, s in self._people.items() if domain_of(a) == d.name],
+                **self._deliverability.domain_options(d)}, opts=child())
             for d in roster.domains if d.managed
         }
 
         # Each output gathered in one Output.all over its Output leaves: a dict of per-person
         # Outputs costs dozens of Outputs per person (components/outputs.py).
-        people = self.people
+        people = self._people
         self.smtp_credentials = gather({a: s.credential_tree for a, s in people.items()}, secret=True)
         self.senders = gather({
             p.email: {"iam_user": people[p.email].user.name, "domain": p.domain, "name": p.name}
@@ -341,11 +327,11 @@ class SesMail(pulumi.ComponentResource):
         self.credential_status = gather({a: s.status_tree for a, s in people.items()},
                                         then=lambda all_: {a: finish_status(v) for a, v in all_.items()})
         # The identities' own ARN outputs, so the output waits for them (same values as identity_arns).
-        self.identities = gather({**identity_arns, **{name: d.identity_arn for name, d in self.domains.items()}})
-        self.dns_records = pulumi.Output.all(*[d.dns_records for d in self.domains.values()]).apply(
+        self.identities = gather({**identity_arns, **{name: d.identity_arn for name, d in self._domains.items()}})
+        self.dns_records = pulumi.Output.all(*[d.dns_records for d in self._domains.values()]).apply(
             lambda per_domain: [row for rows in per_domain for row in rows])
-        self.deliverability_summary = self.feedback.summary
-        self.verification = gather({name: d.verification for name, d in self.domains.items()})
+        self.deliverability_summary = self._deliverability.summary
+        self.verification = gather({name: d.verification for name, d in self._domains.items()})
         self.register_outputs({
             "deliverability_summary": self.deliverability_summary,
             "verification": self.verification,
@@ -355,3 +341,25 @@ class SesMail(pulumi.ComponentResource):
             "smtp_credentials": self.smtp_credentials,
             "credential_status": self.credential_status,
         })
+
+    # The children, as properties: a public annotation on this class would become an output of
+    # the plugin's schema (tests/test_schema.py::test_the_plugin_schema_is_pinned).
+    @property
+    def domains(self) -> Mapping[str, SendingDomain]:
+        """Each managed domain's component (identity, mail_from, records), by domain."""
+        return self._domains
+
+    @property
+    def people(self) -> Mapping[str, SmtpSender]:
+        """Each person's component (user, policy, access_keys, secret), by address."""
+        return self._people
+
+    @property
+    def deliverability(self) -> Deliverability:
+        """The stack's configuration set, feedback topic and reputation alarms."""
+        return self._deliverability
+
+    @property
+    def feedback(self) -> Deliverability:
+        """`deliverability` under the name 0.3.0 documented, so programs written for it keep working."""
+        return self._deliverability
