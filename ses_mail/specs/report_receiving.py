@@ -9,12 +9,14 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Optional
+from typing import Any, Iterable, Optional
 
 from ses_mail.specs.dns_records import DnsRecord
 
-if TYPE_CHECKING:
-    from ses_mail.roster.model import Dmarc, Domain
+# The roster's Domain and Dmarc models are taken duck-typed (no import: the roster's validators
+# import this module).
+Dmarc = Any
+Domain = Any
 
 #: Regions where SES receives mail, and their inbound endpoints. Source: AWS General Reference,
 #: "Amazon Simple Email Service endpoints and quotas", table "Email receiving endpoints"
@@ -184,14 +186,14 @@ def mx_record(address: str, region: str, ttl: int) -> DnsRecord:
     return DnsRecord(domain_of(address), "MX", ttl, f"{MX_PRIORITY} {inbound_endpoint(region)}", "dmarc-reports-mx")
 
 
-def with_report_address(dmarc: "Dmarc", address: str) -> "Dmarc":
+def with_report_address(dmarc: Dmarc, address: str) -> Dmarc:
     """The domain's DMARC settings with the reports address in `rua`, explicit entries kept first."""
     if not dmarc.enabled or address in dmarc.rua:
         return dmarc
     return dmarc.model_copy(update={"rua": (*dmarc.rua, address)})
 
 
-def with_reports(domains: Iterable["Domain"], address: str) -> list["Domain"]:
+def with_reports(domains: Iterable[Domain], address: str) -> list[Domain]:
     """Every domain of the stack publishing `address` in its rua (`existing: reference` ones are
     managed elsewhere and left as they are)."""
     return [d if getattr(d, "existing", None) == "reference"
@@ -248,7 +250,7 @@ def rule_set_plan(*, ours: str, active: Optional[str], join: Optional[str]) -> R
 
 # --- rollout ----------------------------------------------------------------------------------
 
-def rollout_stage(dmarc: "Dmarc") -> str:
+def rollout_stage(dmarc: Dmarc) -> str:
     """The domain's DMARC rollout stage as the roster states it: p=, with `testing` for t=y
     (receivers then apply one step less: RFC 9989)."""
     if not dmarc.enabled:
