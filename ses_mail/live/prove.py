@@ -253,11 +253,14 @@ def credential_from_output(person: PersonView, creds: dict[str, dict[str, Any]]
     delivery = entry.get("delivery", "output")
     if entry.get("status") == "suspended":
         return None, "suspended: the access key is Inactive by design"
-    if delivery == "pgp":
-        return None, "delivery pgp: only the person can decrypt their password"
-    if delivery == "secrets_manager":
-        return None, "delivery secrets_manager: the password is in Secrets Manager (give --from-secrets)"
-    if delivery != "output" or not entry.get("password") or not entry.get("username"):
+    from ses_mail.modes.delivery import delivery_mode, delivery_modes
+
+    mode = delivery_mode(delivery) if delivery in delivery_modes() else None
+    if mode is not None and mode.uses_pgp_key:
+        return None, f"delivery {delivery}: only the person can decrypt their password"
+    if mode is not None and mode.uses_secret:
+        return None, f"delivery {delivery}: the password is in Secrets Manager (give --from-secrets)"
+    if mode is None or not entry.get("password") or not entry.get("username"):
         return None, f"delivery {delivery}: no password in the stack output"
     return Credential(person.address, entry["username"], entry["password"]), None
 

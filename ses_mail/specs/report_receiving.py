@@ -170,8 +170,8 @@ def address_problems(address: str, domains: Iterable[Any]) -> list[str]:
         return [f"is at {host}, which is not below any roster domain: give an address at a subdomain of one "
                 "(e.g. dmarc@reports.<domain>), where the stack can publish its MX record"]
     parent = max(parents, key=lambda d: len(d.name))
-    if getattr(parent, "existing", None) == "reference":
-        return [f"is below {parent.name}, which is `existing: reference` (managed elsewhere): "
+    if not getattr(parent, "managed", True):
+        return [f"is below {parent.name}, which is `existing: {parent.existing}` (managed elsewhere): "
                 "the stack publishes nothing there; use a subdomain of a domain it manages"]
     return []
 
@@ -196,7 +196,7 @@ def with_report_address(dmarc: Dmarc, address: str) -> Dmarc:
 def with_reports(domains: Iterable[Domain], address: str) -> list[Domain]:
     """Every domain of the stack publishing `address` in its rua (`existing: reference` ones are
     managed elsewhere and left as they are)."""
-    return [d if getattr(d, "existing", None) == "reference"
+    return [d if not getattr(d, "managed", True)
             else d.model_copy(update={"dmarc": with_report_address(d.dmarc, address)}) for d in domains]
 
 
