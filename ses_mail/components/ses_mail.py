@@ -24,6 +24,7 @@ from pulumi.runtime.settings import monitor_supports_feature
 
 from ses_mail.components.deliverability import Deliverability
 from ses_mail.components.outputs import gather
+from ses_mail.components.report_receiving import ReportReceiving, ReportReceivingArgs, active_rule_set
 from ses_mail.components.sending_domain import SendingDomain
 from ses_mail.components.smtp_sender import SecretsManagerOptions, SmtpSender, finish_status
 from ses_mail.modes.delivery import delivery_mode, delivery_modes
@@ -31,6 +32,7 @@ from ses_mail.modes.dns import dns_provider
 from ses_mail.roster import Deployment, Roster, RosterError, load_roster_checked
 from ses_mail.roster.identifiers import domain_of
 from ses_mail.roster.restrictions import account_of
+from ses_mail.specs import report_receiving as receiving_spec
 from ses_mail.specs.iam_policy import SECRET_ADMIN_PATH, arn_matches, default_secret_admins, identity_arn
 from ses_mail.stack_settings import DEFAULT_NAME, SettingsError, StackSettings, from_args
 
@@ -223,6 +225,52 @@ def _invoke_options(opts: Optional[pulumi.ResourceOptions]) -> Optional[pulumi.I
     return pulumi.InvokeOptions(provider=provider) if provider is not None else None
 
 
+@dataclass(frozen=True)
+class ReportsPlan:
+    """DMARC report receiving as decided before anything is registered: the roster whose domains
+    report to the address (`rua`), and the receiving component's arguments."""
+
+    roster: Roster
+    args: ReportReceivingArgs
+
+
+def plan_reports(roster: Roster, stack_key: str, region: str, caller: Caller, zone_ids: Mapping[str, str],
+                 file: Path, invoke: Optional[pulumi.InvokeOptions]) -> Optional[ReportsPlan]:
+    """None without `reports:`. Refuses a region without SES receiving and another active
+    receipt rule set not named by `reports.join` (one look-up, before anything is registered).
+    The MX goes in the zone of the roster domain above the reports subdomain; when that domain's
+    DNS is kept elsewhere, the MX is only listed (output dns_records) for whoever keeps it."""
+    reports = roster.reports
+    if reports is None:
+        return None
+    try:
+        receiving_spec.inbound_endpoint(region)
+        active = active_rule_set(region, invoke)
+        rule_set = receiving_spec.rule_set_name(stack_key)
+        receiving_spec.rule_set_plan(ours=rule_set, active=active, join=reports.join)
+    except receiving_spec.ReceivingError as err:
+        raise pulumi.RunError(f"{file}: reports: {err}") from None
+    parent = receiving_spec.parent_domain(reports.address, roster.domains)
+    zone_id = zone_ids.get(parent.hosted_zone) if dns_provider(parent.dns).uses_zone else None
+    args = ReportReceivingArgs(
+        address=reports.address, region=region, account_id=caller.account_id,
+        bucket_name=reports.bucket or receiving_spec.bucket_name(stack_key, caller.account_id, region),
+        rule_set_name=rule_set, rule_name=receiving_spec.rule_name(stack_key), zone_id=zone_id, join=reports.join,
+        retention_days=reports.retention_days, kms_key_arn=reports.kms_key, ttl=parent.ttl,
+        partition=caller.partition, tags={"ses-mail:stack": stack_key},
+        check_active_rule_set=False, active_rule_set=active)
+    domains = tuple(receiving_spec.with_reports(roster.domains, reports.address))
+    return ReportsPlan(roster.model_copy(update={"domains": domains}), args)
+
+
+def reports_summary(plan: ReportsPlan, receiving: ReportReceiving) -> pulumi.Output[dict[str, Any]]:
+    """The stack output `dmarc_reports`: where reports go and each domain's rollout stage."""
+    plain = {"address": plan.args.address, "rule_set": receiving.rule_set_name, "rule": receiving.rule_name,
+             "mx_record": receiving.mx_record, "retention_days": plan.args.retention_days,
+             "rollout": {d.name: receiving_spec.rollout_stage(d.dmarc) for d in plan.roster.domains if d.managed}}
+    return receiving.bucket_name.apply(lambda bucket: {**plain, "bucket": bucket})
+
+
 #: Until 0.4.0: domains and senders were registered at the stack root before 0.3.0. The alias
 #: lets a stack deployed with 0.2.x adopt them (and, through their aliases, all their children)
 #: in place; see README, "Using the component from another program".
@@ -277,6 +325,10 @@ class SesMail(pulumi.ComponentResource):
         # default admins name its account.
         caller = caller_identity(invoke)
         secrets = secrets_manager_options(roster, settings, roster_path, caller, invoke)
+        # DMARC report receiving: checked now, its component registered after the domains.
+        reports = plan_reports(roster, set_key or name, region, caller, zone_ids, roster_path, invoke)
+        if reports is not None:
+            roster = reports.roster  # every domain's rua includes the reports address
         # Every identity's ARN as a plain value (the provider's own format): send policies need not
         # wait for the identity, so the identity can wait for them (below).
         identity_arns = {d.name: identity_arn(region, caller.account_id, d.name, caller.partition)
@@ -316,6 +368,16 @@ class SesMail(pulumi.ComponentResource):
             for d in roster.domains if d.managed
         }
 
+        # --- DMARC report receiving (docs/dmarc.md): only with `reports:` in the roster ---
+        self.reports: Optional[ReportReceiving] = None
+        self.dmarc_reports: Optional[pulumi.Output[dict[str, Any]]] = None
+        extra_records: list[dict[str, Any]] = []
+        if reports is not None:
+            self.reports = ReportReceiving(f"{name}-dmarc-reports", reports.args, opts=pulumi.ResourceOptions(parent=self))
+            self.dmarc_reports = reports_summary(reports, self.reports)
+            extra_records.append(self.reports.mx_record)
+        # --- end of DMARC report receiving ---
+
         # Each output gathered in one Output.all over its Output leaves: a dict of per-person
         # Outputs costs dozens of Outputs per person (components/outputs.py).
         people = self._people
@@ -329,7 +391,7 @@ class SesMail(pulumi.ComponentResource):
         # The identities' own ARN outputs, so the output waits for them (same values as identity_arns).
         self.identities = gather({**identity_arns, **{name: d.identity_arn for name, d in self._domains.items()}})
         self.dns_records = pulumi.Output.all(*[d.dns_records for d in self._domains.values()]).apply(
-            lambda per_domain: [row for rows in per_domain for row in rows])
+            lambda per_domain: [row for rows in per_domain for row in rows] + extra_records)
         self.deliverability_summary = self._deliverability.summary
         self.verification = gather({name: d.verification for name, d in self._domains.items()})
         self.register_outputs({
@@ -340,6 +402,7 @@ class SesMail(pulumi.ComponentResource):
             "senders": self.senders,
             "smtp_credentials": self.smtp_credentials,
             "credential_status": self.credential_status,
+            **({"dmarc_reports": self.dmarc_reports} if self.dmarc_reports is not None else {}),
         })
 
     # The children, as properties: a public annotation on this class would become an output of
