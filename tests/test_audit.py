@@ -272,7 +272,10 @@ def test_policy_for_another_region_is_drift(tmp_path, capsys, aws):
     code = audit_cli.main(["--roster", str(roster_file(tmp_path)), "--region", "us-east-1", "--format", "json"],
                           clients=factory(Calls(), region="us-east-1"))
     report = json.loads(capsys.readouterr().out)
-    assert code == 1 and set(codes(report)) == {"policy-drift"} and len(codes(report)["policy-drift"]) == 3
+    # The identity ARN and the configuration set (roster alone: the one the policy names) are in
+    # eu-west-1: both differ from what `pulumi up` in us-east-1 writes.
+    assert code == 1 and codes(report) == {"policy-drift": [HANAKO, JIRO, TARO],
+                                           "policy-configuration-set": [HANAKO, JIRO, TARO]}
 
 
 def test_permissions_boundary_against_stack_config(tmp_path, capsys, aws):
@@ -329,7 +332,7 @@ def test_documented_policy_allows_every_call_audit_makes(tmp_path, capsys, aws):
     assert calls.actions == {
         "sts:GetCallerIdentity", "iam:ListUsers", "iam:GetUser", "iam:ListAccessKeys", "iam:GetAccessKeyLastUsed",
         "iam:ListUserPolicies", "iam:GetUserPolicy", "iam:ListAttachedUserPolicies", "iam:ListGroupsForUser",
-        "iam:GetLoginProfile", "iam:ListMFADevices", "cloudwatch:GetMetricData"}
+        "iam:GetLoginProfile", "iam:ListMFADevices", "cloudwatch:GetMetricData", "ses:GetEmailIdentity"}
     for action in sorted(calls.actions):
         assert allows(policy, Request(action, "*")), f"the documented audit policy does not allow {action}"
     for statement in policy["Statement"]:
@@ -387,7 +390,7 @@ def test_end_to_end_against_a_moto_server(tmp_path, moto_server, monkeypatch):
 def test_a_send_policy_for_another_stacks_configuration_set_is_drift(tmp_path, capsys, aws):
     """With --stack, the send policy must allow exactly that stack's configuration set (what
     `pulumi up` of the stack writes); a policy naming another stack's set has drifted. With a
-    roster file alone the stack is unknown and the set's ARN is not compared."""
+    roster file alone the set is `--configuration-set`, else the one named set the policies allow."""
     provision(stack="dev")
     (tmp_path / "Pulumi.yaml").write_text("name: mail\nruntime: python\n", encoding="utf-8")
     roster_file(tmp_path)
@@ -402,6 +405,13 @@ def test_a_send_policy_for_another_stacks_configuration_set_is_drift(tmp_path, c
 
     assert audit_stack("dev")[0] == 0
     code, report = audit_stack("prod")
-    assert code == 1 and set(codes(report)) == {"policy-drift"} and len(codes(report)["policy-drift"]) == 3
-    code, report, _ = run_audit(tmp_path, capsys)  # --roster: the set's name is not known
+    assert code == 1 and codes(report) == {"policy-drift": [HANAKO, JIRO, TARO],
+                                           "policy-configuration-set": [HANAKO, JIRO, TARO]}
+    assert "ses-mail-dev" in report["findings"][0]["message"] + report["findings"][1]["message"]
+    # --roster: the one named set the policies allow (dev's) is taken, and compared in full.
+    code, report, _ = run_audit(tmp_path, capsys)
     assert code == 0, report["findings"]
+    assert {p["configuration_set"] for p in report["people"]} == {configuration_set_name("dev")}
+    code, report, _ = run_audit(tmp_path, capsys, "--configuration-set", configuration_set_name("prod"))
+    assert code == 1 and set(codes(report)) == {"policy-drift", "policy-configuration-set"}
+    assert run_audit(tmp_path, capsys, "--configuration-set", configuration_set_name("dev"))[0] == 0
