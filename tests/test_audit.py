@@ -272,7 +272,10 @@ def test_policy_for_another_region_is_drift(tmp_path, capsys, aws):
     code = audit_cli.main(["--roster", str(roster_file(tmp_path)), "--region", "us-east-1", "--format", "json"],
                           clients=factory(Calls(), region="us-east-1"))
     report = json.loads(capsys.readouterr().out)
-    assert code == 1 and set(codes(report)) == {"policy-drift"} and len(codes(report)["policy-drift"]) == 3
+    # The identity ARN and the configuration set (roster alone: the one the policy names) are in
+    # eu-west-1: both differ from what `pulumi up` in us-east-1 writes.
+    assert code == 1 and codes(report) == {"policy-drift": [HANAKO, JIRO, TARO],
+                                           "policy-configuration-set": [HANAKO, JIRO, TARO]}
 
 
 def test_permissions_boundary_against_stack_config(tmp_path, capsys, aws):
@@ -329,7 +332,7 @@ def test_documented_policy_allows_every_call_audit_makes(tmp_path, capsys, aws):
     assert calls.actions == {
         "sts:GetCallerIdentity", "iam:ListUsers", "iam:GetUser", "iam:ListAccessKeys", "iam:GetAccessKeyLastUsed",
         "iam:ListUserPolicies", "iam:GetUserPolicy", "iam:ListAttachedUserPolicies", "iam:ListGroupsForUser",
-        "iam:GetLoginProfile", "iam:ListMFADevices", "cloudwatch:GetMetricData"}
+        "iam:GetLoginProfile", "iam:ListMFADevices", "cloudwatch:GetMetricData", "ses:GetEmailIdentity"}
     for action in sorted(calls.actions):
         assert allows(policy, Request(action, "*")), f"the documented audit policy does not allow {action}"
     for statement in policy["Statement"]:
@@ -387,7 +390,7 @@ def test_end_to_end_against_a_moto_server(tmp_path, moto_server, monkeypatch):
 def test_a_send_policy_for_another_stacks_configuration_set_is_drift(tmp_path, capsys, aws):
     """With --stack, the send policy must allow exactly that stack's configuration set (what
     `pulumi up` of the stack writes); a policy naming another stack's set has drifted. With a
-    roster file alone the stack is unknown and the set's ARN is not compared."""
+    roster file alone the set is `--configuration-set`, else the one named set the policies allow."""
     provision(stack="dev")
     (tmp_path / "Pulumi.yaml").write_text("name: mail\nruntime: python\n", encoding="utf-8")
     roster_file(tmp_path)
@@ -402,6 +405,124 @@ def test_a_send_policy_for_another_stacks_configuration_set_is_drift(tmp_path, c
 
     assert audit_stack("dev")[0] == 0
     code, report = audit_stack("prod")
-    assert code == 1 and set(codes(report)) == {"policy-drift"} and len(codes(report)["policy-drift"]) == 3
-    code, report, _ = run_audit(tmp_path, capsys)  # --roster: the set's name is not known
+    assert code == 1 and codes(report) == {"policy-drift": [HANAKO, JIRO, TARO],
+                                           "policy-configuration-set": [HANAKO, JIRO, TARO]}
+    assert "ses-mail-dev" in report["findings"][0]["message"] + report["findings"][1]["message"]
+    # --roster: the one named set the policies allow (dev's) is taken, and compared in full.
+    code, report, _ = run_audit(tmp_path, capsys)
     assert code == 0, report["findings"]
+    assert {p["configuration_set"] for p in report["people"]} == {configuration_set_name("dev")}
+    code, report, _ = run_audit(tmp_path, capsys, "--configuration-set", configuration_set_name("prod"))
+    assert code == 1 and set(codes(report)) == {"policy-drift", "policy-configuration-set"}
+    assert run_audit(tmp_path, capsys, "--configuration-set", configuration_set_name("dev"))[0] == 0
+
+
+# --- what an attacker would add: configuration sets, statements, conditions, identity policies ------
+
+DEV_SET = configuration_set_arn(REGION, ACCOUNT, configuration_set_name("dev"))
+
+
+def _edit_send_policy(user: str, change) -> None:
+    iam = boto3.client("iam")
+    doc = iam.get_user_policy(UserName=user, PolicyName=SEND_POLICY_NAME)["PolicyDocument"]
+    change(doc)
+    iam.put_user_policy(UserName=user, PolicyName=SEND_POLICY_NAME, PolicyDocument=json.dumps(doc))
+
+
+def _add_resource(resource):
+    return lambda doc: doc["Statement"][0]["Resource"].append(resource)
+
+
+@pytest.mark.parametrize("args", [(), ("--configuration-set", configuration_set_name("dev"))],
+                         ids=["roster-alone", "configuration-set-option"])
+@pytest.mark.parametrize("change, expect", [
+    (_add_resource(f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/*"), {"policy-drift", "policy-configuration-set"}),
+    (_add_resource("*"), {"policy-drift", "policy-configuration-set"}),
+    (_add_resource(configuration_set_arn(REGION, ACCOUNT, "unmonitored")), {"policy-drift", "policy-configuration-set"}),
+    (_add_resource(identity_arn(REGION, ACCOUNT, "other.example")), {"policy-drift"}),
+    (lambda doc: doc["Statement"].append({"Effect": "Allow", "Action": "ses:SendRawEmail",
+                                          "Resource": identity_arn(REGION, ACCOUNT, "test1.com")}), {"policy-drift"}),
+    (lambda doc: doc["Statement"][0]["Condition"].update(
+        {"StringLikeIfExists": {"ses:FromAddress": "*@test1.com"}}), {"policy-drift"}),
+    (lambda doc: doc["Statement"][0]["Condition"]["StringEqualsIgnoreCase"].update(
+        {"ses:FromAddress": ["taro@test1.com", "hanako@test1.com"]}), {"policy-drift"}),
+], ids=["wildcard-set", "wildcard-resource", "second-named-set", "second-identity", "added-statement",
+        "added-condition", "widened-condition"])
+def test_a_send_policy_is_compared_in_full(tmp_path, capsys, aws, change, expect, args):
+    """A wildcard or second configuration set, an extra resource, an extra statement, a widened
+    condition: each is a finding (exit 1) for that person only, also with a roster file alone."""
+    provision()
+    _edit_send_policy(TARO, change)
+    code, report, _ = run_audit(tmp_path, capsys, *args)
+    assert code == 1
+    assert {c: s for c, s in codes(report).items()} == {c: [TARO] for c in expect}
+
+
+def test_a_policy_with_no_set_or_only_a_wildcard_set_with_a_roster_alone(tmp_path, capsys, aws):
+    """Exactly one named set is accepted: the set removed (SES then refuses the person's mail) or
+    replaced by a wildcard is a finding; people naming different sets disagree."""
+    provision()
+    _edit_send_policy(TARO, lambda doc: doc["Statement"][0].update(Resource=identity_arn(REGION, ACCOUNT, "test1.com")))
+    _edit_send_policy(JIRO, lambda doc: doc["Statement"][0]["Resource"].__setitem__(
+        1, f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/ses-mail-*"))
+    code, report, _ = run_audit(tmp_path, capsys)
+    assert code == 1 and codes(report) == {"policy-configuration-set": [JIRO, TARO], "policy-drift": [JIRO]}
+    taro = next(f for f in report["findings"] if f["subject"] == TARO)
+    assert "allows no configuration set" in taro["message"]
+
+    provision_other = configuration_set_arn(REGION, ACCOUNT, configuration_set_name("prod"))
+    _edit_send_policy(TARO, lambda doc: doc["Statement"][0].update(
+        Resource=[identity_arn(REGION, ACCOUNT, "test1.com"), provision_other]))
+    _edit_send_policy(JIRO, lambda doc: doc["Statement"][0]["Resource"].__setitem__(1, DEV_SET))
+    code, report, _ = run_audit(tmp_path, capsys)
+    assert code == 1 and codes(report) == {"configuration-set-mismatch": ["account"]}
+
+
+def _stubbed_ses(policies: dict):
+    from tests.support.live_aws import identity, ses_client
+
+    ses, stubber = ses_client()
+    answer = identity("test1.com")
+    answer["Policies"] = {name: json.dumps(doc) for name, doc in policies.items()}
+    stubber.add_response("get_email_identity", answer, {"EmailIdentity": "test1.com"})
+    return ses, stubber
+
+
+def _statement(principal) -> dict:
+    return {"Effect": "Allow", "Principal": principal, "Action": "ses:SendRawEmail",
+            "Resource": identity_arn(REGION, ACCOUNT, "test1.com")}
+
+
+@pytest.mark.parametrize("policies, flagged", [
+    ({"open": {"Version": "2012-10-17", "Statement": [_statement("*")]}}, ["open"]),
+    ({"partner": {"Version": "2012-10-17", "Statement": [_statement({"AWS": "999999999999"})]},
+      "mine": {"Version": "2012-10-17", "Statement": [_statement({"AWS": f"arn:aws:iam::{ACCOUNT}:root"})]}}, ["partner"]),
+    ({"colleague": {"Version": "2012-10-17", "Statement": [_statement({"AWS": f"arn:aws:iam::{ACCOUNT}:user{IAM_USER_PATH}{TARO}"})]}},
+     ["colleague"]),
+    ({"mine": {"Version": "2012-10-17", "Statement": [_statement({"AWS": ACCOUNT})]},
+      "deny": {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "ses:*", "Resource": "*"}]}},
+     []),
+    ({}, []),
+], ids=["everyone", "cross-account", "stack-user-by-arn", "clean-own-account-and-deny", "none"])
+def test_identity_sending_authorization_policies(tmp_path, capsys, aws, policies, flagged):
+    provision()
+    ses, stubber = _stubbed_ses(policies)
+    calls = Calls()
+    with stubber:
+        code = audit_cli.main(["--roster", str(roster_file(tmp_path)), "--region", REGION, "--format", "json"],
+                              clients=factory(calls, stubbed={"sesv2": ses}))
+        stubber.assert_no_pending_responses()
+    report = json.loads(capsys.readouterr().out)
+    assert code == (1 if flagged else 0), report["findings"]
+    assert sorted(f["details"]["policy"] for f in report["findings"]) == flagged
+    assert all(f["code"] == "identity-policy-permissive" and f["subject"] == "test1.com" for f in report["findings"])
+    assert "ses:GetEmailIdentity" in calls.actions
+
+
+def test_configuration_set_option_needs_a_plain_name_and_a_roster(tmp_path, capsys):
+    path = str(roster_file(tmp_path))
+    for args in (["--roster", path, "--configuration-set", "ses-mail-*"],
+                 ["--roster", path, "--configuration-set", "x" * 65],
+                 ["--stack", "dev", "--project-dir", str(tmp_path), "--configuration-set", "ses-mail-dev"]):
+        assert audit_cli.main([*args, "--region", REGION], clients=factory(Calls())) == 2
+        assert "--configuration-set" in capsys.readouterr().err

@@ -531,3 +531,57 @@ def test_report_json_is_stable_for_scripts(tmp_path, capsys, zone):
     [finding] = report["findings"]
     assert set(finding) == {"code", "severity", "subject", "message", "fix", "details"}
     assert finding["code"] == "sandbox" and report["healthy"] is False
+
+
+# --- sending-authorization policies -------------------------------------------------------------
+
+def _identity_with(policies: dict) -> dict:
+    answer = identity("test1.com")
+    answer["Policies"] = {name: json.dumps(doc) for name, doc in policies.items()}
+    return answer
+
+
+def _send_statement(principal) -> dict:
+    return {"Effect": "Allow", "Principal": principal, "Action": ["ses:SendEmail", "ses:SendRawEmail"],
+            "Resource": f"arn:aws:ses:{REGION}:123456789012:identity/test1.com"}
+
+
+def test_identity_policies_that_let_outsiders_send_are_findings(tmp_path, capsys, zone):
+    """A permissive policy (Principal "*") and a cross-account one are each an error, exit 1; the
+    account's own delegation and a Deny-only policy beside them are not findings."""
+    put_in_route53(zone, expected())
+    put_reputation(0.001, 0.0001)
+    planted = {
+        "open-to-all": {"Version": "2012-10-17", "Statement": [_send_statement("*")]},
+        "partner": {"Version": "2012-10-17", "Statement": [_send_statement({"AWS": "arn:aws:iam::999999999999:root"})]},
+        "own-account": {"Version": "2012-10-17", "Statement": [_send_statement({"AWS": "123456789012"})]},
+        "deny-all": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Deny", "Principal": "*", "Action": "ses:*", "Resource": "*"}]},
+    }
+    calls = Calls()
+    code, report, _ = run_doctor(tmp_path, capsys, healthy_rows(zone), identities={"test1.com": _identity_with(planted)},
+                                 calls=calls)
+    assert code == 1
+    assert codes(report) == {"identity-policy-permissive": ["test1.com", "test1.com"]}
+    found = {f["details"]["policy"]: f["details"]["principals"] for f in report["findings"]}
+    assert found == {"open-to-all": ["*"], "partner": ["arn:aws:iam::999999999999:root"]}
+    assert "sts:GetCallerIdentity" in calls.actions  # the account id, asked only because there are policies
+
+
+def test_clean_identity_policies_exit_0_and_no_account_lookup_without_policies(tmp_path, capsys, zone):
+    put_in_route53(zone, expected())
+    put_reputation(0.001, 0.0001)
+    own = {"own-account": {"Version": "2012-10-17", "Statement": [_send_statement({"AWS": "arn:aws:iam::123456789012:root"})]}}
+    code, report, calls = run_doctor(tmp_path, capsys, healthy_rows(zone), identities={"test1.com": _identity_with(own)})
+    assert code == 0, report["findings"]
+    code, report, calls = run_doctor(tmp_path, capsys, healthy_rows(zone))
+    assert code == 0 and "sts:GetCallerIdentity" not in calls.actions
+
+
+def test_documented_doctor_policy_covers_the_identity_policy_check(tmp_path, capsys, zone):
+    policy = documented_policy("operations.md", "## Check a live account: `ses-mail doctor`")
+    put_in_route53(zone, expected())
+    open_ = {"open": {"Version": "2012-10-17", "Statement": [_send_statement("*")]}}
+    _, _, calls = run_doctor(tmp_path, capsys, healthy_rows(zone), identities={"test1.com": _identity_with(open_)})
+    for action in sorted(calls.actions):
+        assert allows(policy, Request(action, "*")), f"the documented doctor policy does not allow {action}"

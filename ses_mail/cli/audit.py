@@ -1,6 +1,6 @@
 """Audit credentials: every person's IAM user and access keys against the roster, and drift.
 
-    ses-mail audit [--stack S | --roster FILE] [--region R] [--stale-days N]
+    ses-mail audit [--stack S | --roster FILE [--configuration-set NAME]] [--region R] [--stale-days N]
                    [--max-key-age-days N] [--days N] [--format text|json]
 
 Read-only; AWS credentials from the standard chain (no Pulumi CLI). Exit status: 0 clean,
@@ -32,6 +32,9 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--stack", help="stack whose Pulumi.<stack>.yaml names the roster and settings (default: dev)")
     where.add_argument("--roster", metavar="FILE", help="a roster file alone (region from --region or AWS config)")
+    parser.add_argument("--configuration-set", metavar="NAME",
+                        help="with --roster: the stack's configuration set, which every send policy must allow "
+                             "(default: the one named set the policies allow; any other is a finding)")
     parser.add_argument("--region", help="SES region, for the send policy's identity ARNs (default: the stack's)")
     parser.add_argument("--stale-days", type=_days, default=DEFAULT_STALE_DAYS, metavar="N",
                         help=f"flag active keys unused for N days (default {DEFAULT_STALE_DAYS})")
@@ -55,7 +58,8 @@ def main(argv: Optional[list[str]] = None, *, clients: Optional[ClientFactory] =
     from ses_mail.live.target import TargetError, resolve_target
 
     try:
-        target = resolve_target(stack=args.stack, roster=args.roster, region=args.region, project_dir=args.project_dir)
+        target = resolve_target(stack=args.stack, roster=args.roster, region=args.region, project_dir=args.project_dir,
+                                configuration_set=args.configuration_set)
     except TargetError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE

@@ -4,7 +4,9 @@ Per person: the IAM user exists; its keys match the roster (one, or two during a
 Active, or Inactive when suspended); each key's age and last use; sends, bounces and complaints
 over the last days from SES's CloudWatch event metrics. Drift: users under the program's IAM path
 that the roster does not list, extra keys, policies, groups, a permissions boundary other than the
-stack's, console passwords, MFA devices, and a send policy other than the roster implies.
+stack's, console passwords, MFA devices, and a send policy other than the roster implies (compared
+in full, configuration sets included). Per domain: sending-authorization policies that let a
+principal outside the stack send.
 Read-only.
 """
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 from ses_mail.findings import ERROR, Finding, failing
 from ses_mail.live.clients import ClientFactory
 from ses_mail.live.findings import (
-    KeyState, check_keys, check_person_rates, check_unlisted_users, check_user, next_hour,
+    KeyState, check_identity_policies, check_keys, check_person_rates, check_send_policy_configuration_set,
+    check_unlisted_users, check_user, next_hour,
 )
 from ses_mail.live.target import Target
 from ses_mail.roster import Person
@@ -47,6 +50,7 @@ class PersonReport:
     keys: list[dict[str, Any]] = field(default_factory=list)
     activity: dict[str, float] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    configuration_set: Optional[str] = None
 
 
 @dataclass
@@ -72,7 +76,8 @@ class AuditReport:
             "iam_path": self.iam_path, "clean": self.clean, "metric_days": self.metric_days,
             "findings": [f.as_dict() for f in self.findings],
             "people": [{"address": p.address, "iam_user": p.iam_user, "status": p.status, "exists": p.exists,
-                        "keys": p.keys, "activity": p.activity} for p in self.people],
+                        "keys": p.keys, "activity": p.activity, "configuration_set": p.configuration_set}
+                       for p in self.people],
         }
 
 
@@ -99,21 +104,42 @@ def _known(value: Optional[str]) -> Optional[str]:
     return None if value in (None, "N/A") else value
 
 
-def without_configuration_sets(document: Any) -> Any:
-    """A send policy with any configuration-set ARN left out of its Resource."""
-    if isinstance(document, str):
-        import json
-        document = json.loads(document)
-    out = dict(document)
-    statements = []
-    for statement in out.get("Statement", []):
-        resource = statement.get("Resource")
-        if isinstance(resource, list):
-            kept = [r for r in resource if ":configuration-set/" not in r]
-            statement = {**statement, "Resource": kept[0] if len(kept) == 1 else kept}
-        statements.append(statement)
-    out["Statement"] = statements
-    return out
+def send_policy_configuration_set(target: Target, subject: str, live: Any, account_id: str,
+                                  partition: str) -> tuple[Optional[str], list[Finding]]:
+    """The configuration set the person's send policy must allow, and findings about the ones it does.
+
+    The policy is compared in full (`check_user`), set included: the set is the stack's
+    (`--stack`) or `--configuration-set`; with a roster file alone, the one named set the live
+    policy allows, so a wildcard, a second set or a set elsewhere is a finding."""
+    if live is None:
+        return target.configuration_set, []
+    prefix = configuration_set_arn(target.region, account_id, "", partition)
+    return check_send_policy_configuration_set(subject, live, set_prefix=prefix, expected=target.configuration_set,
+                                               wanted=target.roster.deliverability.configuration_set)
+
+
+def check_configuration_set_agreement(people: list[PersonReport], target: Target) -> list[Finding]:
+    """With a roster file alone, every person's send policy must name the same set."""
+    names = sorted({p.configuration_set for p in people if p.configuration_set})
+    if target.configuration_set is not None or len(names) < 2:
+        return []
+    return [Finding("configuration-set-mismatch", ERROR, "account",
+                    f"the send policies name {len(names)} configuration sets ({', '.join(names)}); one stack "
+                    "writes one", "audit with --stack (or --configuration-set NAME) to see which policies drifted",
+                    {"configuration_sets": names})]
+
+
+def identity_policies(target: Target, clients: ClientFactory, account_id: str) -> list[Finding]:
+    """Every roster domain's sending-authorization policies (a missing identity is doctor's finding)."""
+    ses = clients("sesv2")
+    findings: list[Finding] = []
+    for domain in target.roster.domains:
+        try:
+            identity = ses.get_email_identity(EmailIdentity=domain.name)
+        except ses.exceptions.NotFoundException:
+            continue
+        findings += check_identity_policies(domain.name, identity.get("Policies") or {}, account_id)
+    return findings
 
 
 def audit_person(person: Person, target: Target, clients: ClientFactory, account_id: str, *, now: datetime,
@@ -162,14 +188,14 @@ def audit_person(person: Person, target: Target, clients: ClientFactory, account
         login = False
     mfa = [d["SerialNumber"] for d in _pages(iam, "list_mfa_devices", "MFADevices", UserName=name)]
     arn = identity_arn(target.region, account_id, person.domain, partition)
-    set_arn = (configuration_set_arn(target.region, account_id, target.configuration_set, partition)
-               if target.configuration_set else None)
+    set_name, set_findings = send_policy_configuration_set(target, name, inline.get(SEND_POLICY_NAME),
+                                                           account_id, partition)
+    report.configuration_set = set_name
+    report.findings += set_findings
+    set_arn = configuration_set_arn(target.region, account_id, set_name, partition) if set_name else None
     expected = send_as_policy(person.email, arn, display_name=settings.display_name,
                               allowed_ips=settings.allowed_ips, recipients=settings.recipients,
                               configuration_set_arn=set_arn)
-    if set_arn is None and target.stack is None and target.roster.deliverability.configuration_set:
-        # A roster file alone names no stack, so not the set's name: its ARN is not compared.
-        inline = {name: without_configuration_sets(doc) for name, doc in inline.items()}
     boundary = (user.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
     report.findings += check_user(name, expected_policy=expected, inline=inline, attached=attached, groups=groups,
                                   boundary=boundary, expected_boundary=target.permissions_boundary,
@@ -224,4 +250,6 @@ def run(target: Target, clients: ClientFactory, *, stale_days: int = DEFAULT_STA
                                              p.activity["complaints"], bounce_alarm=target.bounce_alarm,
                                              complaint_alarm=target.complaint_alarm)
     others = check_unlisted_users([p.iam_user for p in people], users_under(clients, target.iam_path), target.iam_path)
+    others += check_configuration_set_agreement(people, target)
+    others += identity_policies(target, clients, account_id)
     return AuditReport(target.region, account_id, target.iam_path, people, others, metric_days)

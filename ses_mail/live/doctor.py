@@ -17,8 +17,8 @@ from ses_mail.findings import Finding, failing
 from ses_mail.live.clients import ClientFactory
 from ses_mail.live.dns_check import Resolver
 from ses_mail.live.findings import (
-    check_account, check_data_beside_cname, check_delegation, check_identity, check_record, check_reputation,
-    next_hour,
+    check_account, check_data_beside_cname, check_delegation, check_identity, check_identity_policies,
+    check_record, check_reputation, next_hour,
 )
 from ses_mail.live.target import Target
 from ses_mail.roster import Domain
@@ -112,8 +112,27 @@ def expected_records(domain: Domain, region: str, identity: Optional[dict[str, A
     return dkim + static_records(domain, region)
 
 
+def caller_account(clients: ClientFactory) -> Callable[[], str]:
+    """This account's id, asked of STS once and only when needed (most identities have no policy)."""
+    known: list[str] = []
+
+    def account_id() -> str:
+        if not known:
+            known.append(clients("sts").get_caller_identity()["Account"])
+        return known[0]
+
+    return account_id
+
+
+def identity_policy_findings(domain: str, identity: Optional[dict[str, Any]],
+                             account_id: Callable[[], str]) -> list[Finding]:
+    """Sending-authorization policies of an identity that let a principal outside the stack send."""
+    policies = (identity or {}).get("Policies") or {}
+    return check_identity_policies(domain, policies, account_id()) if policies else []
+
+
 def check_domain(domain: Domain, region: str, clients: ClientFactory, resolver: Resolver,
-                 zone: Optional[dict[str, Any]]) -> DomainReport:
+                 zone: Optional[dict[str, Any]], account_id: Optional[Callable[[], str]] = None) -> DomainReport:
     report = DomainReport(domain.name)
     identity = get_identity(clients, domain.name)
     if identity is not None:
@@ -127,6 +146,7 @@ def check_domain(domain: Domain, region: str, clients: ClientFactory, resolver: 
             "configuration_set": identity.get("ConfigurationSetName"),
         }
     report.findings += check_identity(domain.name, domain.mail_from_domain, identity)
+    report.findings += identity_policy_findings(domain.name, identity, account_id or caller_account(clients))
     for record in expected_records(domain, region, identity):
         answer = resolver.lookup(record.name, record.type)
         in_zone = None if zone is None else (record.name.lower(), record.type) in zone["records"]
@@ -187,8 +207,9 @@ def check_domains(target: Target, clients: ClientFactory, resolver: Resolver) ->
     for zone_name in sorted({d.hosted_zone for d in target.roster.domains}):
         zones[zone_name] = route53_zone(clients, zone_name)
     delegation = {z: check_zone(z, resolver, zones[z]) for z in zones}
+    account_id = caller_account(clients)
     for domain in target.roster.domains:
-        report = check_domain(domain, target.region, clients, resolver, zones[domain.hosted_zone])
+        report = check_domain(domain, target.region, clients, resolver, zones[domain.hosted_zone], account_id)
         # The zone's delegation is reported once, with the first domain that lives in it.
         report.findings = delegation.pop(domain.hosted_zone, []) + report.findings
         reports.append(report)

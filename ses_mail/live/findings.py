@@ -212,6 +212,23 @@ def check_identity(domain: str, mail_from_domain: str, identity: Optional[Mappin
     return findings
 
 
+def check_identity_policies(domain: str, policies: Optional[Mapping[str, Any]], account_id: str) -> list[Finding]:
+    """The identity's sending-authorization policies (GetEmailIdentity's `Policies`): the program
+    writes none, so each statement that lets a principal other than this account send is one
+    finding (judged by ses_mail.specs.sending_authorization, which credits no condition)."""
+    from ses_mail.specs.sending_authorization import identity_send_grants
+
+    return [Finding("identity-policy-permissive", ERROR, domain,
+                    f"the sending-authorization policy {g.policy!r} of {domain} (statement {g.statement}) lets "
+                    f"{', '.join(g.principals)} send ({g.reason}), without the From pin of the send policies: "
+                    f"they may send as anyone at {domain}",
+                    f"check CloudTrail (PutEmailIdentityPolicy / CreateEmailIdentityPolicy) for who added it, then "
+                    f"`aws sesv2 delete-email-identity-policy --email-identity {domain} --policy-name {g.policy}`",
+                    {"policy": g.policy, "statement": g.statement, "principals": list(g.principals),
+                     "actions": list(g.actions), "reason": g.reason})
+            for g in identity_send_grants(policies, account_id)]
+
+
 def check_account(account: Mapping[str, Any], *, quota_warning: float = 0.8) -> list[Finding]:
     """sesv2 GetAccount's answer."""
     findings: list[Finding] = []
@@ -386,6 +403,66 @@ def check_user(subject: str, *, expected_policy: Mapping[str, Any], inline: Mapp
                                 f"`aws iam deactivate-mfa-device --user-name {subject} --serial-number {serial}`",
                                 {"serial": serial}))
     return findings
+
+
+def _policy_resources(document: Any) -> list[Any]:
+    statements = _canonical(document)
+    statements = statements.get("Statement", []) if isinstance(statements, dict) else []
+    found: list[Any] = []
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if isinstance(statement, dict):
+            for key in ("Resource", "NotResource"):
+                value = statement.get(key)
+                found += value if isinstance(value, list) else [] if value is None else [value]
+    return found
+
+
+def check_send_policy_configuration_set(subject: str, document: Any, *, set_prefix: str,
+                                        expected: Optional[str], wanted: bool) -> tuple[Optional[str], list[Finding]]:
+    """The configuration sets a live send policy allows, against the one `pulumi up` writes.
+
+    `set_prefix`: `arn:<partition>:ses:<region>:<account>:configuration-set/`. `expected`: the
+    stack's set name when known (`--stack`, `--configuration-set`); `wanted`: whether the roster
+    applies a set at all. With `wanted` and no `expected` (a roster file alone), the policy must
+    name exactly one set of this account and region, by a plain name; that one becomes the
+    expected set, and anything else (no set, several, a wildcard, a set elsewhere) is a finding.
+    Returns (the set the policy is compared with, findings); the full comparison is `check_user`'s.
+    """
+    mentioned = [r for r in _policy_resources(document)
+                 if not isinstance(r, str) or "configuration-set" in r or r == "*" or r.endswith(":*")]
+    from ses_mail.specs.limits import SES_CONFIGURATION_SET_NAME, SES_CONFIGURATION_SET_NAME_RE
+
+    def plain(name: str) -> bool:
+        return bool(SES_CONFIGURATION_SET_NAME_RE.fullmatch(name)) and len(name) <= SES_CONFIGURATION_SET_NAME.maximum
+
+    named = sorted({r[len(set_prefix):] for r in mentioned if isinstance(r, str) and r.startswith(set_prefix)
+                    and plain(r[len(set_prefix):])})
+    others = [r for r in mentioned if not (isinstance(r, str) and r.startswith(set_prefix)
+                                           and r[len(set_prefix):] in named)]
+    chosen = expected if expected is not None else (named[0] if wanted and len(named) == 1 else None)
+    problems: list[str] = []
+    if others:
+        problems.append(f"it allows {', '.join(map(str, others))}: a wildcard or a set outside this account and "
+                        "region lets the person send through any configuration set (with other event "
+                        "destinations, or none)")
+    extra = [n for n in named if n != chosen]
+    if extra:
+        problems.append(f"it allows the configuration set{'s' if len(extra) > 1 else ''} {', '.join(extra)}"
+                        + (f" (the stack's is {chosen})" if chosen else "")
+                        + ("" if wanted else ", but the roster applies none"))
+    if wanted and chosen is None and not named:
+        problems.append("it allows no configuration set, but the roster's deliverability applies one: "
+                        "SES refuses the person's mail")
+    if wanted and expected is None and len(named) > 1:
+        problems.append("with a roster file alone exactly one named set is accepted: give --configuration-set NAME "
+                        "or --stack")
+    if not problems:
+        return chosen, []
+    return chosen, [Finding("policy-configuration-set", ERROR, subject,
+                            "the send policy's configuration sets are not the stack's: " + "; ".join(problems),
+                            "`pulumi up --refresh` in the stack writes the policy back; check CloudTrail "
+                            "(PutUserPolicy) for who changed it",
+                            {"expected": chosen, "named": named, "others": [str(o) for o in others]})]
 
 
 def check_unlisted_users(listed: Iterable[str], found: Iterable[str], iam_path: str) -> list[Finding]:

@@ -41,9 +41,13 @@ class Target:
 
 
 def resolve_target(*, stack: Optional[str], roster: Optional[str], region: Optional[str],
-                   project_dir: Optional[str] = None) -> Target:
+                   project_dir: Optional[str] = None, configuration_set: Optional[str] = None) -> Target:
+    """`configuration_set`: with a roster file alone, the name of the stack's configuration set
+    (a stack names its own)."""
     if stack and roster:
         raise TargetError("give --stack or --roster, not both")
+    if configuration_set is not None:
+        _check_configuration_set(configuration_set, roster)
     config: dict[str, str] = {}
     source = ""
     if roster:
@@ -90,8 +94,19 @@ def resolve_target(*, stack: Optional[str], roster: Optional[str], region: Optio
         complaint_alarm=settings.complaint_rate_alarm,
         # The set the program makes the identities' default and allows in every send policy;
         # with a roster file alone the stack, and so the set's name, is not known.
-        configuration_set=settings.configuration_set_name if loaded.deliverability.configuration_set else None,
+        configuration_set=((configuration_set or settings.configuration_set_name)
+                           if loaded.deliverability.configuration_set else None),
     )
+
+
+def _check_configuration_set(name: str, roster: Optional[str]) -> None:
+    from ses_mail.specs.limits import SES_CONFIGURATION_SET_NAME, SES_CONFIGURATION_SET_NAME_RE
+
+    if not roster:
+        raise TargetError("--configuration-set goes with --roster: a stack names its own configuration set")
+    if not SES_CONFIGURATION_SET_NAME_RE.fullmatch(name) or len(name) > SES_CONFIGURATION_SET_NAME.maximum:
+        raise TargetError(f"--configuration-set {name!r} is not a configuration set name "
+                          "(letters, digits, '-' and '_', at most 64; no wildcard)")
 
 
 def _profile_region() -> Optional[str]:
