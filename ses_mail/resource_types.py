@@ -47,7 +47,8 @@ class ResourceType:
     #: The emulated provider's create: id and computed outputs, from the name, inputs and region.
     emulate: Emulator
     #: What deleting or replacing one does to the people who send mail, by operation
-    #: (`delete`, `replace`); without an entry the diff says "<Type> deleted/replaced".
+    #: (`delete`, `replace`, and `release`: a delete that retain_on_delete turns into leaving the
+    #: stack); without an entry the diff says "<Type> deleted/replaced" (or released).
     consequences: Mapping[str, str] = field(default_factory=dict)
     #: Outputs AWS computes: unknown when `pulumi preview` plans a create. A tuple names the
     #: computed members of an input object.
@@ -428,7 +429,10 @@ _ALL = (
         summary=lambda i: f"status={i.get('status', 'Active')}" + (" pgp-encrypted" if i.get("pgpKey") else ""),
         emulate=_emulate_access_key,
         consequences={"replace": "new SMTP username and password; the old ones stop working",
-                      "delete": "SMTP credential revoked"},
+                      "delete": "SMTP credential revoked",
+                      "release": "released, not deleted (retain_on_delete): the old access key leaves the stack "
+                      "but keeps working in AWS; the rotation function retires it (deleted by a rotation after "
+                      "the grace period, grace_hours)"},
         computed={"secret": None, "sesSmtpPasswordV4": None, "encryptedSecret": None,
                   "encryptedSesSmtpPasswordV4": None, "keyFingerprint": None, "createDate": None},
         attention=_access_key_attention,
@@ -450,7 +454,9 @@ _ALL = (
         summary=lambda i: "secret_string=[secret]",
         emulate=_emulate_secret_version,
         consequences={"delete": "credential value removed from Secrets Manager",
-                      "replace": "new credential value in Secrets Manager"},
+                      "replace": "new credential value in Secrets Manager",
+                      "release": "released, not deleted (retain_on_delete): the old value stays in the secret as a "
+                      "previous version until the rotation function's next rotation"},
         computed={"arn": None, "versionId": None, "versionStages": None},
     ),
     ResourceType(
