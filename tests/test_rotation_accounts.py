@@ -99,3 +99,18 @@ def test_a_missing_secret_and_an_overdue_rotation_are_findings():
     assert [f.code for f in found] == ["rotation-overdue"] and state["last_rotated"].startswith("2026-11-02")
     described["LastRotatedDate"] = now - timedelta(days=30)
     assert check_rotation_state("t@x.com", "s", described, versions, rotation_days=30, now=now)[1] == []
+
+
+def test_doctor_reports_rotation_failures(tmp_path, aws):
+    from ses_mail.live.doctor import rotation_failures
+    from ses_mail.live.target import resolve_target
+    provision()
+    secrets = boto3.client("secretsmanager", region_name=REGION)
+    secrets.put_secret_value(SecretId=secret_name("jiro@test1.com"), SecretString="{}", VersionStages=["AWSPENDING"])
+    path = tmp_path / "roster.yaml"
+    path.write_text(ROSTER, encoding="utf-8")
+    target = resolve_target(stack=None, roster=str(path), region=REGION)
+    calls = Calls()
+    found = rotation_failures(target, factory(calls), datetime.now(timezone.utc))
+    assert [(f.code, f.subject) for f in found] == [("rotation-stuck", "jiro@test1.com")]
+    assert "secretsmanager:GetSecretValue" not in calls.made

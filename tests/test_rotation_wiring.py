@@ -240,3 +240,14 @@ def test_the_upgrade_proof_still_applies():
     # test_upgrade covers the existing modes; this only checks the rotation mode is not their default.
     from ses_mail.modes.delivery import delivery_mode
     assert delivery_mode(None).name == "output"
+
+
+def test_credentials_say_where_the_password_is_and_who_may_read_it(rotated):
+    from ses_mail.modes.delivery import delivery_mode
+    mode = delivery_mode("rotation")
+    shown = mode.handover(rotated.outputs["smtp_credentials"]["taro@test1.com"])
+    assert shown["readers"] == [READER] and shown["rotation_days"] == 14
+    assert "ses-smtp/taro@test1.com" in mode.password_row(shown)
+    note = "\n".join(mode.notes(shown))
+    assert READER in note and "every 14 days" in note and "denies them the value" in note
+    assert shown["secret_arn"] in note

@@ -237,7 +237,12 @@ class RotationDelivery(SecretsManagerDelivery):
         sender.password = sender.no_password()
         sender.secret = rotated.secret
         return {"host": base["host"], "port": base["port"], "delivery": self.name,
-                "secret_name": rotated.secret.name, "secret_arn": rotated.secret.arn}
+                "secret_name": rotated.secret.name, "secret_arn": rotated.secret.arn,
+                "readers": list(settings.secret_readers), "rotation_days": settings.rotation_days}
+
+    def handover(self, cred: dict[str, Any]) -> dict[str, Any]:
+        return {**super().handover(cred), "readers": cred.get("readers") or [],
+                "rotation_days": cred.get("rotation_days")}
 
     def status(self, address: str) -> dict[str, Any]:
         return {"secret_name": secret_name(address), "rotated_by": "the stack's rotation function"}
@@ -246,8 +251,11 @@ class RotationDelivery(SecretsManagerDelivery):
         return f"in AWS Secrets Manager secret {shown['secret_name']} (made and rotated inside AWS), see below"
 
     def notes(self, shown: dict[str, Any]) -> list[str]:
-        return ["The stack's rotation function makes this credential inside AWS and rotates it on its schedule: "
-                "neither the stack state nor the people who deploy it ever see the password. Read the current "
+        readers = ", ".join(shown.get("readers") or []) or "the roster's secret_readers"
+        return [f"The stack's rotation function makes this credential inside AWS and rotates it every "
+                f"{shown.get('rotation_days') or 'rotation_days'} days. Who may read the password: {readers}, and "
+                "the function itself; nobody else, the people who deploy the stack included (the secret's policy "
+                "denies them the value), and neither the stack state nor its outputs hold it. Read the current "
                 "one (JSON: host, port, username, password) as a listed reader, and read it again after each "
                 "rotation (the previous one keeps working for defaults.grace_hours):\n"
                 f"    aws secretsmanager get-secret-value --secret-id '{shown['secret_arn']}' "
