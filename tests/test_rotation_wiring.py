@@ -79,7 +79,8 @@ def test_a_rotated_roster_registers_no_key_no_secret_value_and_exports_no_secret
     creds = rotated.outputs["smtp_credentials"]
     assert creds["taro@test1.com"] == {
         "host": "email-smtp.eu-west-1.amazonaws.com", "port": 587, "delivery": "rotation",
-        "secret_name": "ses-smtp/taro@test1.com", "secret_arn": creds["taro@test1.com"]["secret_arn"]}
+        "secret_name": "ses-smtp/taro@test1.com", "secret_arn": creds["taro@test1.com"]["secret_arn"],
+        "readers": [READER], "rotation_days": 14}
     assert rotated.outputs["credential_status"]["taro@test1.com"]["access_keys"] == []
 
 
