@@ -252,3 +252,15 @@ def test_credentials_say_where_the_password_is_and_who_may_read_it(rotated):
     note = "\n".join(mode.notes(shown))
     assert READER in note and "every 14 days" in note and "denies them the value" in note
     assert shown["secret_arn"] in note
+
+
+def test_removing_a_person_deletes_the_keys_the_function_made(rotated, tmp_path):
+    """The program never registers the function's keys: they go with the IAM user, which is
+    registered with force_destroy (DeleteUser after deleting its access keys), and the diff says so."""
+    for r in rotated.of_type("aws:iam/user:User"):
+        assert r.inputs["forceDestroy"] is True, r.name
+    without = ALL_ROTATED.replace("  - email: hanako@test1.com\n    rotation_days: 7\n", "")
+    diff = _report(tmp_path, ALL_ROTATED, without).diff
+    deleted = {c.type: c for c in diff.changes if c.op == DELETE and c.custom and c.name.startswith("hanako")}
+    assert {"aws:iam/user:User", SECRET, ROTATION} <= set(deleted)
+    assert "IAM user deleted with all its keys" in render_text([Report("dev", "a", "b", diff)])
