@@ -114,3 +114,18 @@ def test_doctor_reports_rotation_failures(tmp_path, aws):
     found = rotation_failures(target, factory(calls), datetime.now(timezone.utc))
     assert [(f.code, f.subject) for f in found] == [("rotation-stuck", "jiro@test1.com")]
     assert "secretsmanager:GetSecretValue" not in calls.made
+
+
+def test_the_documented_audit_and_doctor_policies_allow_the_rotation_reads(tmp_path, capsys, aws):
+    from tests.iam_eval import Request, allows
+    from tests.support.live_aws import documented_policy
+    provision()
+    _, _, calls = run(tmp_path, capsys)
+    made = {a for a in calls.actions if a.startswith("secretsmanager:")}
+    assert made == {"secretsmanager:DescribeSecret", "secretsmanager:ListSecretVersionIds"}
+    arn = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:ses-smtp/taro@test1.com-AbCdEf"
+    for heading in ("## Audit credentials: `ses-mail audit`", "## Check a live account: `ses-mail doctor`"):
+        policy = documented_policy("operations.md", heading)
+        for action in made:
+            assert allows(policy, Request(action, arn)), (heading, action)
+        assert not allows(policy, Request("secretsmanager:GetSecretValue", arn)), heading
