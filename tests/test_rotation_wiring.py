@@ -158,16 +158,20 @@ def test_a_schedule_that_could_need_a_third_key_is_a_roster_error(write_roster, 
     assert field in str(err.value) and message in str(err.value)
 
 
-def test_a_persons_schedule_and_migration_marker_need_the_rotation_mode(write_roster):
+def test_a_persons_schedule_and_migration_marker_need_the_rotation_mode_and_one_key(write_roster):
     text = ("domains:\n  - name: test1.com\ndefaults:\n  grace_hours: 48\npeople:\n"
             f"  - email: taro@test1.com\n    delivery: rotation\n    secret_readers: [{READER}]\n    rotation_days: 1\n"
-            "  - email: ann@test1.com\n    rotation_days: 5\n    migrating_from: output\n")
+            "  - email: ann@test1.com\n    rotation_days: 5\n    migrating_from: output\n"
+            f"  - email: bo@test1.com\n    delivery: rotation\n    secret_readers: [{READER}]\n"
+            "    migrating_from: output\n    key: 2\n    previous_key: 1\n")
     with pytest.raises(RosterError) as err:
         _load(write_roster, text)
     text = str(err.value)
     assert "people[0].rotation_days" in text and "too short for defaults.grace_hours" in text
     assert "people[1].rotation_days" in text and "people[1].migrating_from" in text
     assert text.count("only used with delivery rotation") == 2
+    # Moving with two keys would let the function delete the previous one at its first rotation.
+    assert "people[2].previous_key" in text and "retire it first" in text
 
 
 # --- migration ---------------------------------------------------------------------------------

@@ -140,6 +140,12 @@ def _check_person(defaults: Defaults, i: int, person: Person, problem: Any) -> N
         else:
             problem((*at, "rotation_days"), person.rotation_days,
                     f"is only used with delivery {' or '.join(rotated)}, but delivery is {delivery}")
+    if person.previous_key is not None and not mode.issues_keys:
+        # The function would delete a key no version holds: finish the rotation before the move.
+        problem((*at, "previous_key"), person.previous_key,
+                f"is not used with delivery {delivery}: its function keeps the previous key itself and would "
+                "delete this one at its first rotation; retire it first (remove previous_key, `pulumi up`), "
+                "then change delivery")
     if person.migrating_from is not None and not mode.rotated_in_account:
         problem((*at, "migrating_from"), person.migrating_from,
                 f"is only used with delivery {' or '.join(rotated)}, but delivery is {delivery}: "
