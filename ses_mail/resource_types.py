@@ -48,7 +48,8 @@ class ResourceType:
     #: The emulated provider's create: id and computed outputs, from the name, inputs and region.
     emulate: Emulator
     #: What deleting or replacing one does to the people who send mail, by operation
-    #: (`delete`, `replace`); without an entry the diff says "<Type> deleted/replaced".
+    #: (`delete`, `replace`, and `release`: a delete that retain_on_delete turns into leaving the
+    #: stack); without an entry the diff says "<Type> deleted/replaced" (or released).
     consequences: Mapping[str, str] = field(default_factory=dict)
     #: Outputs AWS computes: unknown when `pulumi preview` plans a create. A tuple names the
     #: computed members of an input object.
@@ -386,6 +387,53 @@ def _rule_summary(inputs: Inputs) -> str:
             f"scan={inputs.get('scanEnabled')} tls={inputs.get('tlsPolicy')}")
 
 
+# --- in-account rotation: the function, its role, logs and invoke permission, the schedules -----
+
+FUNCTION = "aws:lambda/function:Function"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+PERMISSION = "aws:lambda/permission:Permission"
+SECRET_ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
+
+
+def _emulate_function(name: str, inputs: Inputs, region: str) -> tuple[str, dict[str, Any]]:
+    region = _region(inputs, region)
+    arn = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{inputs['name']}"
+    return inputs["name"], {"arn": arn, "qualifiedArn": f"{arn}:$LATEST", "version": "$LATEST",
+                            "invokeArn": f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations",
+                            "region": region, "tagsAll": inputs.get("tags", {})}
+
+
+def _emulate_role(name: str, inputs: Inputs, region: str) -> tuple[str, dict[str, Any]]:
+    role, path = inputs["name"], inputs.get("path", "/")
+    return role, {"arn": f"arn:aws:iam::{ACCOUNT_ID}:role{path}{role}", "path": path,
+                  "uniqueId": "AROAFAKE" + _digest("role", role).hex().upper()[:13], "tagsAll": inputs.get("tags", {})}
+
+
+def _emulate_log_group(name: str, inputs: Inputs, region: str) -> tuple[str, dict[str, Any]]:
+    region = _region(inputs, region)
+    return inputs["name"], {"arn": f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{inputs['name']}",
+                            "region": region, "tagsAll": inputs.get("tags", {})}
+
+
+def _emulate_permission(name: str, inputs: Inputs, region: str) -> tuple[str, dict[str, Any]]:
+    statement = inputs.get("statementId") or "fake-" + _digest("permission", name).hex()[:20]
+    return statement, {"statementId": statement, "region": _region(inputs, region)}
+
+
+def _emulate_secret_rotation(name: str, inputs: Inputs, region: str) -> tuple[str, dict[str, Any]]:
+    return inputs["secretId"], {"region": _region(inputs, region)}
+
+
+def _rotation_summary(i: Inputs) -> str:
+    rules = i.get("rotationRules") or {}
+    days = rules.get("automaticallyAfterDays")
+    return f"every {int(days)} days by {str(i.get('rotationLambdaArn', '')).rsplit(':', 1)[-1]}" if days else "rotation"
+
+
+NOT_ROTATED = "the stack's credentials are no longer rotated (the current passwords keep working)"
+
 # --- the table ---------------------------------------------------------------------------------
 # `replace_on` checked against the provider source; notes where it is not obvious.
 
@@ -454,7 +502,10 @@ _ALL = (
         summary=lambda i: f"status={i.get('status', 'Active')}" + (" pgp-encrypted" if i.get("pgpKey") else ""),
         emulate=_emulate_access_key,
         consequences={"replace": "new SMTP username and password; the old ones stop working",
-                      "delete": "SMTP credential revoked"},
+                      "delete": "SMTP credential revoked",
+                      "release": "released, not deleted (retain_on_delete): the old access key leaves the stack "
+                      "but keeps working in AWS; the rotation function retires it (deleted by a rotation after "
+                      "the grace period, grace_hours)"},
         computed={"secret": None, "sesSmtpPasswordV4": None, "encryptedSecret": None,
                   "encryptedSesSmtpPasswordV4": None, "keyFingerprint": None, "createDate": None},
         attention=_access_key_attention,
@@ -476,7 +527,9 @@ _ALL = (
         summary=lambda i: "secret_string=[secret]",
         emulate=_emulate_secret_version,
         consequences={"delete": "credential value removed from Secrets Manager",
-                      "replace": "new credential value in Secrets Manager"},
+                      "replace": "new credential value in Secrets Manager",
+                      "release": "released, not deleted (retain_on_delete): the old value stays in the secret as a "
+                      "previous version until the rotation function's next rotation"},
         computed={"arn": None, "versionId": None, "versionStages": None},
     ),
     ResourceType(
@@ -624,6 +677,72 @@ _ALL = (
                       "replace": "the region's active receipt rule set switched"},
         computed={"arn": None},
         import_id=lambda inputs, _: inputs["ruleSetName"],
+    ),
+)
+
+_ALL = _ALL + (
+    ResourceType(
+        FUNCTION,
+        # Code, runtime, role, environment and timeout update in place.
+        replace_on=frozenset({"name", "packageType", "region"}),
+        summary=lambda i: f"name={i['name']} runtime={i.get('runtime')} handler={i.get('handler')}",
+        emulate=_emulate_function,
+        consequences={"delete": "rotation function deleted: " + NOT_ROTATED + "; rotations already due fail",
+                      "replace": "rotation function recreated under the same name"},
+        computed={"arn": None, "qualifiedArn": None, "invokeArn": None, "version": None, "tagsAll": None},
+        import_id=lambda inputs, _: inputs["name"],
+    ),
+    ResourceType(
+        ROLE,
+        # Its trust policy and description update in place.
+        replace_on=frozenset({"name", "namePrefix", "path"}),
+        summary=lambda i: f"name={i['name']} (assumed by Lambda only)",
+        emulate=_emulate_role,
+        consequences={"delete": "rotation function's role deleted: rotations fail until it exists again",
+                      "replace": "rotation function's role recreated: the secrets' policies name its new ARN"},
+        computed={"arn": None, "uniqueId": None, "tagsAll": None},
+        import_id=lambda inputs, _: inputs["name"],
+    ),
+    ResourceType(
+        ROLE_POLICY,
+        # `policy` is a PutRolePolicy update.
+        replace_on=frozenset({"name", "namePrefix", "role"}),
+        summary=lambda i: f"policy={i['name']} (access keys under the SMTP path, this stack's secrets, own logs)",
+        emulate=lambda name, inputs, region: (f"{inputs['role']}:{inputs['name']}", {}),
+        consequences={"delete": "rotation function's permissions removed: rotations fail"},
+        import_id=lambda inputs, _: f"{inputs['role']}:{inputs['name']}",
+    ),
+    ResourceType(
+        LOG_GROUP,
+        replace_on=frozenset({"name", "namePrefix", "logGroupClass", "region"}),
+        summary=lambda i: f"name={i['name']} retention={int(i.get('retentionInDays', 0))}d",
+        emulate=_emulate_log_group,
+        consequences={"delete": "rotation function's logs deleted (doctor reads rotation errors there)"},
+        computed={"arn": None, "tagsAll": None},
+        import_id=lambda inputs, _: inputs["name"],
+    ),
+    ResourceType(
+        PERMISSION,
+        # Every argument of AddPermission is ForceNew: a change removes the statement and adds it again.
+        replace_on=frozenset({"action", "function", "principal", "sourceAccount", "sourceArn", "statementId",
+                              "statementIdPrefix", "qualifier", "eventSourceToken", "principalOrgId",
+                              "functionUrlAuthType", "region"}),
+        summary=lambda i: f"{i['principal']} may {i['action']} for {i.get('sourceArn')}",
+        emulate=_emulate_permission,
+        consequences={"delete": "Secrets Manager may no longer invoke the rotation function: " + NOT_ROTATED,
+                      "replace": "the function's invoke permission is removed and added again"},
+        computed={"statementId": None},
+        import_id=lambda inputs, _: f"{inputs['function']}/{inputs.get('statementId')}",
+    ),
+    ResourceType(
+        SECRET_ROTATION,
+        # The function and the schedule are a RotateSecret update.
+        replace_on=frozenset({"secretId", "region"}),
+        summary=_rotation_summary,
+        emulate=_emulate_secret_rotation,
+        consequences={"delete": "rotation schedule removed (CancelRotateSecret): this credential is no longer "
+                      "rotated; its current password keeps working"},
+        import_id=lambda inputs, _: str(inputs["secretId"]),
     ),
 )
 

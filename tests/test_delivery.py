@@ -112,7 +112,7 @@ def test_bad_pgp_keys_are_refused(key, words):
     (TARO + "    delivery: pgp\n", "", 4, "people[0].pgp_key", "is required with delivery pgp (from people[0].delivery)"),
     (TARO, "  delivery: pgp\n", 6, "people[0].pgp_key", "is required with delivery pgp (from defaults.delivery)"),
     (TARO + f"    pgp_key: {PGP_KEY}\n", "", 6, "people[0].pgp_key", "only used with delivery pgp"),
-    (TARO + "    delivery: email\n", "", 6, "people[0].delivery", "'output', 'pgp' or 'secrets_manager'"),
+    (TARO + "    delivery: email\n", "", 6, "people[0].delivery", "'output', 'pgp', 'secrets_manager' or 'rotation'"),
     (TARO + "    delivery: secrets_manager\n", "", 4, "people[0].secret_readers", "is required with delivery secrets_manager"),
     (TARO + f"    secret_readers: [{READER}]\n", "", 6, "people[0].secret_readers", "only used with delivery secrets_manager"),
     (TARO + "    delivery: secrets_manager\n    secret_readers: []\n", "", 7, "people[0].secret_readers", "is empty"),

@@ -1,7 +1,7 @@
 """One description per AWS resource type (ses_mail.resource_types), and the tools reading it.
 
 The program runs under the mock engine with rosters that exercise every mode (delivery output,
-pgp and secrets_manager; DNS route53 and external; existing create, adopt and reference;
+pgp, secrets_manager and rotation; DNS route53 and external; existing create, adopt and reference;
 deliverability with and without a configuration set, subscribers, account suppression and a
 verification wait): every type it registers must be described, or the diff would not know when
 it is replaced, the plan what to show and the emulation what AWS returns.
@@ -49,6 +49,9 @@ people:
     previous_key: 1
   - email: eve@elsewhere.example
     status: suspended
+  - email: fay@made.example
+    delivery: rotation
+    secret_readers: [{READER}]
 reports:
   address: dmarc@reports.made.example
 """
@@ -107,7 +110,8 @@ def test_every_type_the_program_registers_is_described(tmp_path):
     every = custom_types(runs["every-mode"])
     assert {"aws:secretsmanager/secret:Secret", "aws:ses/domainIdentityVerification:DomainIdentityVerification",
             "aws:sesv2/accountSuppressionAttributes:AccountSuppressionAttributes",
-            "aws:sns/topicSubscription:TopicSubscription", ACCESS_KEY, RECORD, IDENTITY} <= every
+            "aws:sns/topicSubscription:TopicSubscription", "aws:secretsmanager/secretRotation:SecretRotation",
+            "aws:lambda/function:Function", ACCESS_KEY, RECORD, IDENTITY} <= every
     assert "aws:sesv2/configurationSet:ConfigurationSet" not in custom_types(runs["no-configuration-set"])
     # Nothing described is dead: every description is of a type some roster registers.
     assert set(TYPES) == registered, sorted(set(TYPES) - registered)
@@ -138,7 +142,7 @@ def test_an_undescribed_type_is_not_emulated_as_if_known():
     import pulumi
 
     mocks = AwsMocks()
-    args = pulumi.runtime.MockResourceArgs(typ="aws:lambda/function:Function", name="f", inputs={"runtime": "x"},
+    args = pulumi.runtime.MockResourceArgs(typ="aws:ec2/instance:Instance", name="f", inputs={"runtime": "x"},
                                            provider=None, resource_id=None, custom=True)
     assert mocks.new_resource(args) == ("f-id", {"runtime": "x"})
 

@@ -21,27 +21,9 @@ SECRET_KEYS = {"secretString", "secretBinary", "secret", "sesSmtpPasswordV4", "p
                "encryptedSesSmtpPasswordV4"}
 
 
-class RotationMocks(AwsMocks):
-    """The offline emulation plus ARNs for the function's resources (Lambda, role, log group)."""
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
-        arns = {
-            "aws:lambda/function:Function": lambda i: f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{i['name']}",
-            "aws:iam/role:Role": lambda i: f"arn:aws:iam::{ACCOUNT_ID}:role{i.get('path', '/')}{i['name']}",
-            "aws:cloudwatch/logGroup:LogGroup": lambda i: f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{i['name']}",
-        }
-        if args.typ not in arns:
-            return super().new_resource(args)
-        arn = arns[args.typ](args.inputs)
-        outputs = {**args.inputs, "arn": arn}
-        from ses_mail.review.emulation import Registration
-        self.registrations.append(Registration(args.typ, args.name, dict(args.inputs), outputs, args.inputs["name"]))
-        return args.inputs["name"], outputs
-
-
 def run_component(people, **args) -> tuple[list, dict, dict[str, Any]]:
     """Register a CredentialRotation; (registrations, options by (type, name), {output: (value, secret)})."""
-    mocks = RotationMocks(region=REGION)
+    mocks = AwsMocks(region=REGION)
     monitor = install_mocks({"aws:region": REGION}, STACK, mocks)
     from ses_mail.components.rotation import CredentialRotation, CredentialRotationArgs
     seen: dict[str, Any] = {}

@@ -43,14 +43,17 @@ class RotatedPerson:
     `suspended`: the function makes no key and deactivates any active one (default False).
     `iam_user`: the user whose keys it rotates (default `iam_user_name(address)`, as SmtpSender names it).
     `legacy_key`: id of a key Pulumi made before the person moved to this mode (default None): kept
-    working until the function's first version is current, then retired after the grace period.
+    working until the function's first version is current, then retired after the grace period
+    (an Output while the key is still registered in the same program).
+    `rotation_days`: this person's schedule (default None: the component's `rotation_days`).
     """
 
     address: str
     readers: tuple[str, ...]
     suspended: bool = False
     iam_user: Optional[str] = None
-    legacy_key: Optional[str] = None
+    legacy_key: Optional[pulumi.Input[str]] = None
+    rotation_days: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -152,13 +155,15 @@ class CredentialRotation(pulumi.ComponentResource):
         args, address = self.args, person.address
         child = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self), opts)
         user = person.iam_user or iam_user_name(address)
+        rotation_days = person.rotation_days or args.rotation_days
+        check_schedule(rotation_days, args.grace_hours)
+        tags = pulumi.Output.from_input(person.legacy_key).apply(lambda legacy: rotation_secret_tags(
+            address, user, args.region, self.stack_tag, suspended=person.suspended, legacy_key=legacy))
         secret = aws.secretsmanager.Secret(
             person_resource(address, "secret"), name=secret_name(address),
             description=secret_description(address).replace("managed by Pulumi", "rotated by the ses-mail function"),
             kms_key_id=args.kms_key, recovery_window_in_days=SECRET_RECOVERY_DAYS, region=args.region,
-            tags=rotation_secret_tags(address, user, args.region, self.stack_tag, suspended=person.suspended,
-                                      legacy_key=person.legacy_key),
-            opts=child)
+            tags=tags, opts=child)
         admins = (pulumi.Output.from_input(list(args.secret_admins)) if args.secret_admins
                   else self.account_id.apply(lambda a: list(default_secret_admins(a, args.partition))))
         policy = aws.secretsmanager.SecretPolicy(
@@ -170,7 +175,7 @@ class CredentialRotation(pulumi.ComponentResource):
         # policy keeps everyone else out and Secrets Manager may invoke the function.
         rotation = aws.secretsmanager.SecretRotation(
             person_resource(address, "rotation"), secret_id=secret.arn, rotation_lambda_arn=self.function.arn,
-            rotation_rules={"automatically_after_days": args.rotation_days}, rotate_immediately=True,
+            rotation_rules={"automatically_after_days": rotation_days}, rotate_immediately=True,
             region=args.region,
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[policy, self.permission])))
         self.people[address] = PersonRotation(secret, policy, rotation)

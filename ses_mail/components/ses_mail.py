@@ -13,7 +13,7 @@ No `from __future__ import annotations` here: the SDK's component analyzer
 time to derive the package schema for other languages.
 """
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping, Optional, TypedDict
 
@@ -25,6 +25,7 @@ from pulumi.runtime.settings import monitor_supports_feature
 from ses_mail.components.deliverability import Deliverability
 from ses_mail.components.outputs import gather
 from ses_mail.components.report_receiving import ReportReceiving, ReportReceivingArgs, active_rule_set
+from ses_mail.components.rotation import CredentialRotation, CredentialRotationArgs
 from ses_mail.components.sending_domain import SendingDomain
 from ses_mail.components.smtp_sender import SecretsManagerOptions, SmtpSender, finish_status
 from ses_mail.modes.delivery import delivery_mode, delivery_modes
@@ -347,6 +348,7 @@ class SesMail(pulumi.ComponentResource):
             set_name, {"roster": roster, "stack": set_key, "region": region,
                        "bounce_alarm": settings.bounce_rate_alarm, "complaint_alarm": settings.complaint_rate_alarm},
             opts=pulumi.ResourceOptions(parent=self))
+        secrets = self._credential_rotation(name, roster, settings, secrets, caller, region)
         # People first: an identity applies the stack's configuration set to every send, so it must
         # not get (or change) its default set before the send policies allow that set. Each
         # identity waits for its people's policies; no policy waits for an identity.
@@ -426,3 +428,20 @@ class SesMail(pulumi.ComponentResource):
     def feedback(self) -> Deliverability:
         """`deliverability` under the name 0.3.0 documented, so programs written for it keep working."""
         return self._deliverability
+
+    # --- in-account rotation (delivery modes with `rotated_in_account`): one CredentialRotation
+    def _credential_rotation(self, name: str, roster: Roster, settings: StackSettings, secrets: Optional[SecretsManagerOptions],
+                             caller: Caller, region: str) -> Optional[SecretsManagerOptions]:
+        """The stack's one rotation function, when anyone's credential is rotated inside the account;
+        each such person's secret, policy and schedule are then made under their SmtpSender."""
+        if secrets is None or not any(delivery_mode(roster.settings(p).delivery).rotated_in_account
+                                      for p in roster.people):
+            return secrets
+        rotation = CredentialRotation(f"{name}-smtp-rotation", CredentialRotationArgs(
+            region=region, secret_admins=secrets.admins, iam_path=settings.iam_path,
+            grace_hours=roster.defaults.grace_hours, rotation_days=roster.defaults.rotation_days,
+            kms_key=settings.secrets_kms_key, account_id=caller.account_id, partition=caller.partition),
+            opts=pulumi.ResourceOptions(parent=self))
+        self.rotation = rotation
+        return replace(secrets, rotation=rotation)
+    # --- end in-account rotation

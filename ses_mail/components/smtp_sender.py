@@ -32,6 +32,8 @@ class SecretsManagerOptions:
 
     admins: tuple[str, ...] = ()
     kms_key: str | None = None
+    #: The stack's CredentialRotation, when someone has `delivery: rotation` (it holds their secrets).
+    rotation: Any = None
 
 
 class SmtpSenderArgs(TypedDict):
@@ -118,17 +120,24 @@ class SmtpSender(pulumi.ComponentResource):
                 lambda arns: json.dumps(send_as_policy(
                     address, arns if isinstance(arns, str) else arns[0], display_name=settings.display_name,
                     allowed_ips=settings.allowed_ips, recipients=settings.recipients,
-                    configuration_set_arn=None if isinstance(arns, str) else arns[1]), sort_keys=True)),
+                    configuration_set_arn=None if isinstance(arns, str) else arns[1],
+                    suspended=settings.suspended and not self.delivery.issues_keys), sort_keys=True)),
             opts=child,
         )
 
         # Every key (and, with delivery pgp, the encrypted password the provider derives from it)
         # is created only once the policy that restricts it exists: a key must never be usable,
         # even for a moment, with whatever else the user might be allowed.
-        slots = key_slots(settings.key, settings.previous_key)
-        self.access_keys = {slot.generation: self._key(address, slot, settings, self.policy) for slot in slots}
-        self.access_key = self.access_keys[settings.key]
-        self.username = self.access_key.id
+        # --- keys: none registered when the mode's keys are made inside the account (rotation),
+        # except a migrating person's old ones, kept as they are and marked retain_on_delete so
+        # that leaving the program later releases them (ses_mail.modes.delivery.RotationDelivery).
+        migrating = settings.migrating_from is not None
+        slots = key_slots(settings.key, settings.previous_key) if self.delivery.issues_keys or migrating else []
+        self.access_keys = {slot.generation: self._key(address, slot, settings, self.policy, retain=migrating)
+                            for slot in slots}
+        self.access_key = self.access_keys.get(settings.key)
+        self.username = self.access_key.id if self.access_key is not None else None
+        # --- end keys
 
         host = smtp_endpoint(region)
         base: dict[str, Any] = {"username": self.username, "host": host, "port": SMTP_PORT}
@@ -162,7 +171,7 @@ class SmtpSender(pulumi.ComponentResource):
         self.register_outputs({"username": self.username, "iam_user": self.user.name})
 
     def _key(self, address: str, slot: KeySlot, settings: Settings,
-             policy: aws.iam.UserPolicy) -> aws.iam.AccessKey:
+             policy: aws.iam.UserPolicy, retain: bool = False) -> aws.iam.AccessKey:
         """One generation's key in its slot; a newer generation in the slot replaces it."""
         return aws.iam.AccessKey(
             slot.resource_name(address),
@@ -171,6 +180,7 @@ class SmtpSender(pulumi.ComponentResource):
             pgp_key=self.delivery.pgp_key(settings),
             opts=pulumi.ResourceOptions(
                 parent=self,
+                retain_on_delete=retain or None,
                 # The slot's generation: raising it replaces the key, and the old key goes
                 # first, so the user never holds more than IAM's two keys mid-update.
                 delete_before_replace=True,

@@ -26,7 +26,9 @@ from ses_mail.roster import Person
 from ses_mail.specs.deliverability import configuration_set_arn
 from ses_mail.specs.iam_policy import identity_arn, send_as_policy
 from ses_mail.specs.key_slots import key_slots
-from ses_mail.specs.naming import SEND_POLICY_NAME, iam_user_name
+from ses_mail.specs.naming import SEND_POLICY_NAME, iam_user_name, secret_name
+from ses_mail.modes.delivery import delivery_mode
+from ses_mail.specs.rotation_policy import check_rotation_state
 
 #: SES event destinations publish to CloudWatch under AWS/SES with the dimensions the
 #: configuration set names; the per-person dimension carries the `ses:caller-identity` auto-tag
@@ -49,6 +51,8 @@ class PersonReport:
     exists: bool = True
     keys: list[dict[str, Any]] = field(default_factory=list)
     activity: dict[str, float] = field(default_factory=dict)
+    #: delivery rotation: the secret's rotation state (enabled, last and next rotation, pending).
+    rotation: Optional[dict[str, Any]] = None
     findings: list[Finding] = field(default_factory=list)
     configuration_set: Optional[str] = None
 
@@ -76,8 +80,8 @@ class AuditReport:
             "iam_path": self.iam_path, "clean": self.clean, "metric_days": self.metric_days,
             "findings": [f.as_dict() for f in self.findings],
             "people": [{"address": p.address, "iam_user": p.iam_user, "status": p.status, "exists": p.exists,
-                        "keys": p.keys, "activity": p.activity, "configuration_set": p.configuration_set}
-                       for p in self.people],
+                        "keys": p.keys, "activity": p.activity, "configuration_set": p.configuration_set,
+                        **({"rotation": p.rotation} if p.rotation is not None else {})} for p in self.people],
         }
 
 
@@ -173,8 +177,16 @@ def audit_person(person: Person, target: Target, clients: ClientFactory, account
             "last_used": key.last_used.isoformat() if key.last_used else None,
             "last_used_service": key.service, "last_used_region": key.region,
         })
-    report.findings += check_keys(name, keys, expected_count=len(slots), suspended=settings.suspended, now=now,
+    mode = delivery_mode(settings.delivery)
+    # The rotation function holds one key, two within a grace period; a suspension is the send
+    # policy's Deny until its next run deactivates the keys.
+    expected_count = len(slots) if mode.issues_keys else min(max(len(keys), 1), 2)
+    report.findings += check_keys(name, keys, expected_count=expected_count,
+                                  suspended=settings.suspended and mode.issues_keys, now=now,
                                   stale_days=stale_days, max_age_days=max_age_days)
+    if mode.rotated_in_account:
+        report.rotation, found = rotation_state(clients, person.email, settings.rotation_days, now=now)
+        report.findings += found
 
     inline = {}
     for policy in _pages(iam, "list_user_policies", "PolicyNames", UserName=name):
@@ -195,12 +207,32 @@ def audit_person(person: Person, target: Target, clients: ClientFactory, account
     set_arn = configuration_set_arn(target.region, account_id, set_name, partition) if set_name else None
     expected = send_as_policy(person.email, arn, display_name=settings.display_name,
                               allowed_ips=settings.allowed_ips, recipients=settings.recipients,
-                              configuration_set_arn=set_arn)
+                              configuration_set_arn=set_arn, suspended=settings.suspended and not mode.issues_keys)
     boundary = (user.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
     report.findings += check_user(name, expected_policy=expected, inline=inline, attached=attached, groups=groups,
                                   boundary=boundary, expected_boundary=target.permissions_boundary,
                                   login_profile=login, mfa_devices=mfa, policy_name=SEND_POLICY_NAME)
     return report
+
+
+def rotation_state(clients: ClientFactory, address: str, rotation_days: int, *,
+                   now: datetime) -> tuple[Optional[dict[str, Any]], list[Finding]]:
+    """The person's secret's rotation state (DescribeSecret and its version ids: never the value)."""
+    secrets = clients("secretsmanager")
+    name = secret_name(address)
+    try:
+        described = secrets.describe_secret(SecretId=name)
+    except secrets.exceptions.ResourceNotFoundException:
+        described = None
+    versions: list[dict[str, Any]] = []
+    token: dict[str, str] = {}
+    while described is not None:  # not pageable by boto3's paginators: NextToken by hand
+        page = secrets.list_secret_version_ids(SecretId=name, **token)
+        versions += page.get("Versions", [])
+        if not page.get("NextToken"):
+            break
+        token = {"NextToken": page["NextToken"]}
+    return check_rotation_state(address, name, described, versions, rotation_days=rotation_days, now=now)
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:

@@ -201,6 +201,20 @@ def check_live_account(clients: ClientFactory, target: Target, now: datetime) ->
     return summary, findings
 
 
+def rotation_failures(target: Target, clients: ClientFactory, now: datetime) -> list[Finding]:
+    """Failed, stuck or disabled rotations of the people whose credential the stack's function
+    rotates (delivery rotation): the secrets' metadata only, never a value."""
+    from ses_mail.live.audit import rotation_state
+    from ses_mail.modes.delivery import delivery_mode
+
+    findings: list[Finding] = []
+    for person in target.roster.people:
+        settings = target.roster.settings(person)
+        if delivery_mode(settings.delivery).rotated_in_account:
+            findings += rotation_state(clients, person.email, settings.rotation_days, now=now)[1]
+    return findings
+
+
 def check_domains(target: Target, clients: ClientFactory, resolver: Resolver) -> list[DomainReport]:
     zones: dict[str, Optional[dict[str, Any]]] = {}
     reports = []
@@ -234,6 +248,7 @@ def run(target: Target, clients: ClientFactory, resolver: Resolver, *, wait: flo
             on_poll(pending)
         sleep(min(POLL_INTERVAL, remaining))
     account, account_findings = check_live_account(clients, target, now())
+    account_findings += rotation_failures(target, clients, now())
     from ses_mail.live.reports_check import check_reports
     reports, reports_findings = check_reports(target, clients, resolver, now())
     return DoctorReport(target.region, str(resolver), domains, account, account_findings, clock() - start,

@@ -14,6 +14,7 @@ from ses_mail.modes.registry import Registry
 from ses_mail.specs.naming import person_resource, secret_description, secret_name, secret_tags
 from ses_mail.specs.iam_policy import secret_read_policy
 from ses_mail.specs.smtp_password import secret_value
+from ses_mail.specs.naming import iam_user_name
 
 #: Deleting a person's secret deletes it at once: its credential dies with the person's keys
 #: anyway, and a recovery window would block re-adding the person under the same name.
@@ -32,6 +33,12 @@ class DeliveryMode:
     uses_secret: ClassVar[bool] = False
     #: The exported value is derived by the AWS provider for its own region, so SES must send from it.
     needs_provider_region: ClassVar[bool] = False
+    #: Pulumi registers the person's `AccessKey`s (False: something else makes the keys, and a
+    #: suspension is a Deny in the send policy since the program holds no key to deactivate).
+    issues_keys: ClassVar[bool] = True
+    #: The stack's rotation function makes, tests and rotates the credential inside the account
+    #: (the stack then deploys one `CredentialRotation`).
+    rotated_in_account: ClassVar[bool] = False
 
     def pgp_key(self, settings: Any) -> Any:
         """The access key's `pgp_key` input."""
@@ -162,19 +169,27 @@ class SecretsManagerDelivery(DeliveryMode):
             region=region,
             opts=child,
         )
+        SecretsManagerDelivery._version(sender, secret, policy, password, usable)
+        return secret
+
+    @staticmethod
+    def _version(sender: Any, secret: Any, policy: Any, password: Any, usable: bool, *, retain: bool = False) -> Any:
+        """The secret's value, written by Pulumi (`retain`: only kept registered while a migration
+        to the rotation mode is under way, so that leaving the program releases it)."""
+        pulumi, aws = sender.sdk("pulumi"), sender.sdk("pulumi_aws")
+        address, region, settings = sender.address, sender.region, sender.settings
         value = pulumi.Output.all(sender.username, password).apply(lambda args: secret_value(
             address, region, args[0], args[1] if usable else None, status=settings.status, key=settings.key))
         # The value is written only once the policy that keeps everyone else out exists (the
         # value does not refer to the policy, so without depends_on the engine could write it
         # first, and leave it there if the policy then failed).
-        aws.secretsmanager.SecretVersion(
+        return aws.secretsmanager.SecretVersion(
             person_resource(address, "secret-value"),
             secret_id=secret.arn,
             secret_string=pulumi.Output.secret(value),
             region=region,
-            opts=pulumi.ResourceOptions(parent=sender, depends_on=[policy]),
+            opts=pulumi.ResourceOptions(parent=sender, depends_on=[policy], retain_on_delete=retain or None),
         )
-        return secret
 
     def handover(self, cred: dict[str, Any]) -> dict[str, Any]:
         return {"secret_name": cred["secret_name"], "secret_arn": cred["secret_arn"]}
@@ -184,5 +199,64 @@ class SecretsManagerDelivery(DeliveryMode):
 
     def notes(self, shown: dict[str, Any]) -> list[str]:
         return ["Read the password (JSON: host, port, username, password) as a listed reader:\n"
+                f"    aws secretsmanager get-secret-value --secret-id '{shown['secret_arn']}' "
+                "--query SecretString --output text"]
+
+
+@register_delivery
+class RotationDelivery(SecretsManagerDelivery):
+    """The secrets_manager secret, but its key and password are made, tested and rotated inside the
+    account by the stack's rotation function (ses_mail/rotation/handler.py): Pulumi registers the
+    secret, its policy and its rotation schedule, and no `AccessKey` or `SecretVersion`.
+
+    With `migrating_from` (the first `pulumi up` after moving from output or secrets_manager) the
+    person's old key, and their old secret version, stay registered as they were but marked
+    `retain_on_delete`, and the old key is the secret's legacy key: the function keeps it working
+    until its own first version is current, then retires it. Once `migrating_from` is removed, the
+    engine releases them (the flag is in the state by then) instead of deleting them."""
+
+    name = "rotation"
+    uses_secret = True
+    issues_keys = False
+    rotated_in_account = True
+
+    def credential(self, sender: Any, base: dict[str, Any], usable: bool) -> dict[str, Any]:
+        pulumi = sender.sdk("pulumi")
+        rotation_module = sender.sdk("ses_mail.components.rotation")
+        settings, address = sender.settings, sender.address
+        migrating = settings.migrating_from is not None
+        person = rotation_module.RotatedPerson(
+            address, tuple(settings.secret_readers), suspended=settings.suspended,
+            iam_user=iam_user_name(address), legacy_key=sender.access_key.id if migrating else None,
+            rotation_days=settings.rotation_days)
+        rotated = sender.secrets.rotation.add_person(person, opts=pulumi.ResourceOptions(parent=sender))
+        if migrating and delivery_mode(settings.migrating_from).uses_secret:
+            # The old version stays registered as it was (same inputs: no change), marked retained.
+            SecretsManagerDelivery._version(sender, rotated.secret, rotated.policy, sender.derived_password(),
+                                            usable, retain=True)
+        sender.password = sender.no_password()
+        sender.secret = rotated.secret
+        return {"host": base["host"], "port": base["port"], "delivery": self.name,
+                "secret_name": rotated.secret.name, "secret_arn": rotated.secret.arn,
+                "readers": list(settings.secret_readers), "rotation_days": settings.rotation_days}
+
+    def handover(self, cred: dict[str, Any]) -> dict[str, Any]:
+        return {**super().handover(cred), "readers": cred.get("readers") or [],
+                "rotation_days": cred.get("rotation_days")}
+
+    def status(self, address: str) -> dict[str, Any]:
+        return {"secret_name": secret_name(address), "rotated_by": "the stack's rotation function"}
+
+    def password_row(self, shown: dict[str, Any]) -> str:
+        return f"in AWS Secrets Manager secret {shown['secret_name']} (made and rotated inside AWS), see below"
+
+    def notes(self, shown: dict[str, Any]) -> list[str]:
+        readers = ", ".join(shown.get("readers") or []) or "the roster's secret_readers"
+        return [f"The stack's rotation function makes this credential inside AWS and rotates it every "
+                f"{shown.get('rotation_days') or 'rotation_days'} days. Who may read the password: {readers}, and "
+                "the function itself; nobody else, the people who deploy the stack included (the secret's policy "
+                "denies them the value), and neither the stack state nor its outputs hold it. Read the current "
+                "one (JSON: host, port, username, password) as a listed reader, and read it again after each "
+                "rotation (the previous one keeps working for defaults.grace_hours):\n"
                 f"    aws secretsmanager get-secret-value --secret-id '{shown['secret_arn']}' "
                 "--query SecretString --output text"]

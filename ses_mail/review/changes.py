@@ -17,6 +17,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
+from pathlib import Path
 
 from ses_mail.resource_types import ACCESS_KEY, IDENTITY, MAIL_FROM, RECORD, TYPES, USER, USER_POLICY, describe
 
@@ -178,9 +179,9 @@ class Change:
 
     @property
     def consequence(self) -> str:
-        if self.released:
-            return RELEASED
         described = describe(self.type)
+        if self.released:
+            return described.consequences.get("release", RELEASED) if described is not None else RELEASED
         if described is not None:
             return described.consequence(self.op)
         return f"{self.short_type} {'deleted' if self.op == DELETE else 'replaced'}"
@@ -266,8 +267,26 @@ def looks_secret(name: str) -> bool:
     return lowered == "secret" or lowered.endswith(SECRET_NAME_ENDINGS)
 
 
+def _asset(value: Any) -> Any:
+    """A Pulumi asset or archive (the rotation function's code) as plain data: file names and
+    content digests, so a code change reads as a change and the same code as none."""
+    assets = getattr(value, "assets", None)
+    if isinstance(assets, Mapping):
+        return {"archive": {str(k): _asset(v) for k, v in assets.items()}}
+    path = getattr(value, "path", None)
+    if isinstance(path, str):
+        try:
+            digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        except OSError:
+            digest = "unreadable"
+        return {"file": Path(path).name, "sha256": digest}
+    return repr(value)
+
+
 def scrub(value: Any, name: str = "") -> Any:
     """Plain data with every secret replaced by a `Secret` digest (recursively)."""
+    if type(value).__name__ in ("AssetArchive", "FileAsset", "FileArchive", "StringAsset"):
+        return _asset(value)
     if is_wrapped_secret(value):
         return Secret.of(scrub(value.get("value")))
     if name and looks_secret(name) and value not in (None, "", [], {}):

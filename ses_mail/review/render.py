@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from ses_mail.review.changes import ABSENT, CREATE, DELETE, REPLACE, TRIGGER, UPDATE, Change, Group, PropertyChange, Secret, StackDiff
+from ses_mail.review.changes import ABSENT, CREATE, DELETE, RELEASED, REPLACE, TRIGGER, UPDATE, Change, Group, PropertyChange, Secret, StackDiff
 
 #: Hidden first line of the Markdown output: the PR workflow finds its own comment by it.
 MARKER = "<!-- ses-mail:offline-plan-diff -->"
@@ -259,7 +259,8 @@ def change_lines(change: Change) -> list[tuple[str, str, bool]]:
     if change.op in (CREATE, DELETE):
         summary, extra = describe(change, "after" if change.op == CREATE else "before")
         if change.released:
-            header += "  (released, not deleted: stays in AWS)"
+            released = change.consequence
+            header += f"  ({released})" if released != RELEASED else "  (released, not deleted: stays in AWS)"
         return [(change.op, f"{header}  {summary}".rstrip(), True)] + [(change.op, line, False) for line in extra]
     if change.op == REPLACE:
         header += "  (replace" + ("; delete first" if change.after and change.after.delete_before_replace else "") + ")"

@@ -13,6 +13,7 @@ from ses_mail.roster.model import Defaults, Domain, Person, Roster
 from ses_mail.roster.paths import Path_, field_name
 from ses_mail.roster.restrictions import normalize_display_name
 from ses_mail.specs.key_slots import MAX_KEYS_PER_USER
+from ses_mail.specs.rotation_policy import check_schedule
 
 LineOf = Callable[[Path_], "int | None"]
 
@@ -72,9 +73,24 @@ def cross_check(parts: Parts, file: str, line_of: LineOf) -> list[Problem]:
             problem(("people", i, "email"), address,
                     f"is on domain {domain!r}, which is not listed under domains "
                     "(a domain still used by people cannot be removed)")
+    _check_schedule(parts.defaults, ("defaults",), parts.defaults.rotation_days, problem)
     for i, person in parts.people:
         _check_person(parts.defaults, i, person, problem)
     return problems
+
+
+def _check_schedule(defaults: Defaults, at: Path_, rotation_days: int, problem: Any) -> None:
+    """A rotation schedule that could need a third key (or that Secrets Manager refuses) is an error."""
+    try:
+        check_schedule(rotation_days, defaults.grace_hours)
+    except ValueError as err:
+        message = str(err)
+        if at == ("defaults",) and message.startswith("grace_hours"):
+            problem(("defaults", "grace_hours"), defaults.grace_hours, message.split(" ", 2)[2])
+        elif message.startswith("rotation_days"):
+            problem((*at, "rotation_days"), rotation_days, message.split(" ", 2)[2])
+        elif not message.startswith("grace_hours must be at least"):  # reported once, on defaults
+            problem((*at, "rotation_days"), rotation_days, f"is too short for defaults.grace_hours: {message}")
 
 
 def _check_person(defaults: Defaults, i: int, person: Person, problem: Any) -> None:
@@ -117,6 +133,23 @@ def _check_person(defaults: Defaults, i: int, person: Person, problem: Any) -> N
     if person.secret_readers is not None and not mode.uses_secret:
         problem((*at, "secret_readers"), list(person.secret_readers),
                 f"is only used with delivery {' or '.join(with_secret)}, but delivery is {delivery}")
+    rotated = modes_where("rotated_in_account")
+    if person.rotation_days is not None:
+        if mode.rotated_in_account:
+            _check_schedule(defaults, at, person.rotation_days, problem)
+        else:
+            problem((*at, "rotation_days"), person.rotation_days,
+                    f"is only used with delivery {' or '.join(rotated)}, but delivery is {delivery}")
+    if person.previous_key is not None and not mode.issues_keys:
+        # The function would delete a key no version holds: finish the rotation before the move.
+        problem((*at, "previous_key"), person.previous_key,
+                f"is not used with delivery {delivery}: its function keeps the previous key itself and would "
+                "delete this one at its first rotation; retire it first (remove previous_key, `pulumi up`), "
+                "then change delivery")
+    if person.migrating_from is not None and not mode.rotated_in_account:
+        problem((*at, "migrating_from"), person.migrating_from,
+                f"is only used with delivery {' or '.join(rotated)}, but delivery is {delivery}: "
+                "it marks the first `pulumi up` of a person moving to it")
     if mode.uses_secret and not (person.secret_readers or defaults.secret_readers):
         problem((*at, "secret_readers"), NO_VALUE,
                 f"is required with delivery {delivery} (here or as defaults.secret_readers): "

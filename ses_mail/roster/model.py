@@ -25,6 +25,7 @@ from ses_mail.modes.dns import dns_providers
 from ses_mail.modes.existing import existing_mode, roster_values as existing_roster_values
 from ses_mail.specs.key_slots import MAX_KEYS_PER_USER
 from ses_mail.specs.limits import SES_VERIFICATION_WINDOW
+from ses_mail.specs.rotation_policy import DEFAULT_GRACE_HOURS, DEFAULT_ROTATION_DAYS
 
 
 DmarcPolicy = Literal["none", "quarantine", "reject"]
@@ -255,8 +256,10 @@ class Defaults(_Restricted):
     display_name: bool = Field(False, description="true: pin every person's From display name to their `name` (ses:FromDisplayName), so nobody sends as \"CEO <own address>\"; people then need a `name`. Default: false (any display name).")
     allowed_ips: tuple[str, ...] | Literal["any"] = Field(ANY, description="CIDRs from which SMTP sending is allowed (aws:SourceIp), e.g. [203.0.113.0/24]; a bare address means /32. Public addresses only: SES sees your NAT/egress address. Default: any.")
     recipients: tuple[str, ...] | Literal["any"] = Field(ANY, description="Patterns every To/Cc/Bcc address must match (ses:Recipients, IAM StringLike: * and ? are wildcards, case-sensitive, so lowercase), e.g. ['*@example.com']. Default: any.")
-    delivery: Delivery = Field("output", description="How credentials are handed over: output (the stack's secret output `smtp_credentials`), pgp (only PGP-encrypted secrets, needs `pgp_key` per person) or secrets_manager (one AWS Secrets Manager secret per person, read by `secret_readers`). Default: output.")
-    secret_readers: tuple[str, ...] = Field((), description="IAM role or user ARNs that may read the Secrets Manager secrets of people with delivery secrets_manager, unless a person lists their own. Default: none.")
+    delivery: Delivery = Field("output", description="How credentials are handed over: output (the stack's secret output `smtp_credentials`), pgp (only PGP-encrypted secrets, needs `pgp_key` per person), secrets_manager (one AWS Secrets Manager secret per person, read by `secret_readers`) or rotation (the same secret, but its access key and password are made and rotated inside AWS by the stack's rotation function: no key or password ever reaches Pulumi; docs/in-account-credentials.md). Default: output.")
+    secret_readers: tuple[str, ...] = Field((), description="IAM role or user ARNs that may read the Secrets Manager secrets of people with delivery secrets_manager or rotation, unless a person lists their own. Default: none.")
+    rotation_days: int = Field(DEFAULT_ROTATION_DAYS, strict=True, description="With delivery rotation: days between scheduled rotations of a person's credential (1..1000), unless a person sets their own. Default: 30.")
+    grace_hours: int = Field(DEFAULT_GRACE_HOURS, strict=True, description="With delivery rotation: hours the previous access key keeps working after a rotation, at least; shorter than every rotation_days x 24 so a scheduled rotation never needs a third key. One value for the stack (the rotation function's). Default: 24.")
 
     @field_validator("display_name", mode="before")
     @classmethod
@@ -282,9 +285,11 @@ class Person(_Restricted):
     display_name: str | bool | None = Field(None, description="The exact From display name this person must send with (ses:FromDisplayName, case-sensitive); true: their `name`; false: any. Default: the stack default (defaults.display_name).")
     allowed_ips: tuple[str, ...] | Literal["any"] | None = Field(None, description="CIDRs this person may send from (aws:SourceIp), or `any`. Default: the stack default (defaults.allowed_ips).")
     recipients: tuple[str, ...] | Literal["any"] | None = Field(None, description="Patterns every recipient must match (ses:Recipients), or `any`. Default: the stack default (defaults.recipients).")
-    delivery: Delivery | None = Field(None, description="output, pgp or secrets_manager: see defaults.delivery. Default: the stack default (defaults.delivery).")
+    delivery: Delivery | None = Field(None, description="output, pgp, secrets_manager or rotation: see defaults.delivery. Default: the stack default (defaults.delivery).")
     pgp_key: str | None = Field(None, description="With delivery pgp: the person's PGP public key, base64 of `gpg --export` (not armored), or keybase:<user>. Only the encrypted secret and SMTP password are stored. Changing it re-issues the keys. Default: none.")
-    secret_readers: tuple[str, ...] | None = Field(None, description="With delivery secrets_manager: IAM role or user ARNs that may read this person's secret (replacing defaults.secret_readers). Default: the stack default.")
+    secret_readers: tuple[str, ...] | None = Field(None, description="With delivery secrets_manager or rotation: IAM role or user ARNs that may read this person's secret (replacing defaults.secret_readers). Default: the stack default.")
+    rotation_days: int | None = Field(None, strict=True, description="With delivery rotation: days between this person's scheduled rotations (1..1000). Default: the stack default (defaults.rotation_days).")
+    migrating_from: Literal["output", "secrets_manager"] | None = Field(None, description="With delivery rotation, for the first `pulumi up` after moving from output or secrets_manager: the old access key (and secret version) stay registered, marked retain_on_delete, and the rotation function keeps the old key working until its own first version is current. Remove it once the function has rotated: the old key then leaves the stack without being deleted, and the function retires it (docs/in-account-credentials.md). Default: none.")
 
     @field_validator("email")
     @classmethod
@@ -387,6 +392,9 @@ class Settings:
     delivery: Delivery
     pgp_key: str | None
     secret_readers: tuple[str, ...]
+    rotation_days: int = DEFAULT_ROTATION_DAYS
+    grace_hours: int = DEFAULT_GRACE_HOURS
+    migrating_from: str | None = None
 
     @property
     def suspended(self) -> bool:
@@ -414,4 +422,7 @@ def resolve(person: Person, defaults: Defaults | None = None) -> Settings:
         delivery=delivery,
         pgp_key=person.pgp_key,
         secret_readers=tuple(readers) if delivery_mode(delivery).uses_secret else (),
+        rotation_days=person.rotation_days if person.rotation_days is not None else d.rotation_days,
+        grace_hours=d.grace_hours,
+        migrating_from=person.migrating_from,
     )

@@ -46,7 +46,7 @@ def identity_arn(region: str, account_id: str, identity: str, partition: str = "
 
 def send_as_policy(address: str, identity_arn: str, *, display_name: str | None = None,
                    allowed_ips: Sequence[str] = (), recipients: Sequence[str] = (),
-                   configuration_set_arn: str | None = None) -> dict[str, Any]:
+                   configuration_set_arn: str | None = None, suspended: bool = False) -> dict[str, Any]:
     """Allow SendRawEmail on the domain's identity only when From is exactly `address`.
 
     IgnoreCase: receivers and clients treat addresses case-insensitively, and the roster
@@ -66,6 +66,10 @@ def send_as_policy(address: str, identity_arn: str, *, display_name: str | None 
     default set, or an X-SES-CONFIGURATION-SET header), SES authorises SendRawEmail on the
     set's ARN as well as on the identity's; both must be allowed. The set's ARN joins the
     identity's in the same statement, under the same conditions, and no other set is allowed.
+
+    `suspended`: adds a Deny of every action, which overrides the Allow whatever key signs the
+    request: how a person whose keys Pulumi never sees (delivery rotation) is suspended within
+    one `pulumi up`. Removing it (reactivation) restores the Allow alone.
     """
     condition: dict[str, dict[str, Any]] = {"StringEqualsIgnoreCase": {"ses:FromAddress": address}}
     if display_name is not None:
@@ -75,18 +79,23 @@ def send_as_policy(address: str, identity_arn: str, *, display_name: str | None 
     if recipients:
         condition["ForAllValues:StringLike"] = {"ses:Recipients": list(recipients)}
         condition["Null"] = {"ses:Recipients": "false"}
-    return {
-        "Version": POLICY_VERSION,
-        "Statement": [
-            {
-                "Sid": "SendAsOwnAddressOnly",
-                "Effect": "Allow",
-                "Action": SEND_ACTION,
-                "Resource": [identity_arn, configuration_set_arn] if configuration_set_arn else identity_arn,
-                "Condition": condition,
-            }
-        ],
-    }
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "SendAsOwnAddressOnly",
+            "Effect": "Allow",
+            "Action": SEND_ACTION,
+            "Resource": [identity_arn, configuration_set_arn] if configuration_set_arn else identity_arn,
+            "Condition": condition,
+        }
+    ]
+    if suspended:
+        statements.append(SUSPENDED_STATEMENT)
+    return {"Version": POLICY_VERSION, "Statement": statements}
+
+
+#: A suspended person's credential may do nothing at all, whichever key signs.
+SUSPENDED_STATEMENT: dict[str, Any] = {"Sid": "SuspendedNothingAllowed", "Effect": "Deny", "Action": "*",
+                                       "Resource": "*"}
 
 
 def secret_read_policy(readers: Iterable[str], admins: Iterable[str] = ()) -> dict[str, Any]:

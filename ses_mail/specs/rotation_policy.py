@@ -190,3 +190,55 @@ def rotation_secret_policy(readers: Iterable[str], admins: Iterable[str], functi
          "Action": list(MANAGEMENT_ACTIONS), "Resource": "*",
          "Condition": {"ArnNotLike": {"aws:PrincipalArn": admins}}},
     ]}
+
+
+def _iso(value: Any) -> Optional[str]:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def check_rotation_state(address: str, secret: str, described: Optional[dict[str, Any]],
+                         versions: list[dict[str, Any]], *, rotation_days: int,
+                         now: Any) -> tuple[Optional[dict[str, Any]], list[Any]]:
+    """A rotated secret's state from DescribeSecret and ListSecretVersionIds (metadata only), and
+    its findings: no secret, rotation disabled, a failed or stuck rotation (a version left in
+    AWSPENDING), no current version yet, or a last rotation older than the schedule allows.
+
+    Pure apart from the Finding type (ses_mail.findings is standard library only)."""
+    from datetime import timedelta
+
+    from ses_mail.findings import ERROR, WARNING, Finding
+
+    if described is None:
+        return None, [Finding("rotation-secret-missing", ERROR, address,
+                              f"no secret {secret}: the rotation function has nothing to rotate",
+                              "`pulumi up` in the stack", {"secret": secret})]
+    pending = [v["VersionId"] for v in versions if "AWSPENDING" in v.get("VersionStages", [])
+               and "AWSCURRENT" not in v.get("VersionStages", [])]
+    current = [v["VersionId"] for v in versions if "AWSCURRENT" in v.get("VersionStages", [])]
+    last = described.get("LastRotatedDate")
+    state = {"secret": secret, "enabled": bool(described.get("RotationEnabled")),
+             "rotation_days": (described.get("RotationRules") or {}).get("AutomaticallyAfterDays"),
+             "last_rotated": _iso(last), "next_rotation": _iso(described.get("NextRotationDate")),
+             "pending_versions": pending, "has_current_version": bool(current)}
+    findings = []
+    if not state["enabled"]:
+        findings.append(Finding("rotation-disabled", ERROR, address, f"rotation of {secret} is not enabled",
+                                "`pulumi up` in the stack (it sets the rotation schedule)", {"secret": secret}))
+    if pending:
+        findings.append(Finding("rotation-stuck", ERROR, address,
+                                f"a rotation of {secret} failed or is stuck: version {', '.join(pending)} is still "
+                                "AWSPENDING (the current version and key are untouched)",
+                                "read the rotation function's log group for RotationError / TwoKeysInUse, fix the "
+                                f"cause, then `ses-mail rotate {address}`", {"secret": secret, "pending": pending}))
+    if not current:
+        findings.append(Finding("rotation-no-current-version", ERROR, address,
+                                f"{secret} has no current version: the first rotation has not succeeded",
+                                f"read the rotation function's logs, then `ses-mail rotate {address}`",
+                                {"secret": secret}))
+    if state["enabled"] and (last is None or now - last > timedelta(days=rotation_days + 1)):
+        findings.append(Finding("rotation-overdue", WARNING, address,
+                                f"{secret} was last rotated {state['last_rotated'] or 'never'}, but the schedule "
+                                f"is every {rotation_days} days",
+                                f"read the rotation function's logs, then `ses-mail rotate {address}`",
+                                {"secret": secret, "last_rotated": state["last_rotated"]}))
+    return state, findings
