@@ -143,7 +143,7 @@ class Assessor:
             for region in self.other_regions:
                 try:
                     names = self.account.identity_names(region)
-                except Exception:  # noqa: BLE001 - a region not enabled for the account answers with an error
+                except Exception:  # a region not enabled for the account answers with an error
                     continue
                 for d in missing:
                     if d in names:

@@ -63,7 +63,7 @@ def active_rule_set(region: str, opts: Optional[pulumi.InvokeOptions] = None) ->
     """
     try:
         result = aws.ses.get_active_receipt_rule_set(region=region, opts=opts)
-    except Exception as err:  # noqa: BLE001 - the invoke's failure type is the SDK's generic one
+    except Exception as err:  # the invoke's failure type is the SDK's generic one
         text = str(err).lower()
         if "no active" in text or "not found" in text or "empty result" in text:
             return None

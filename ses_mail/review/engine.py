@@ -76,7 +76,7 @@ class RecordingMonitor(MockMonitor):
             type_ = parent.split("::")[2] + "$" + type_
         return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
 
-    def RegisterResource(self, request):  # noqa: N802 - the gRPC method name
+    def RegisterResource(self, request):  # the gRPC method name
         aliases = tuple(request.aliasURNs) + tuple(alias_of(a) for a in request.aliases)
         self.options[(request.type, request.name)] = Options(
             urn=self.make_urn(request.parent, request.type, request.name),

@@ -205,7 +205,7 @@ class _GuardedConstructor:
             return super().construct_object(node, deep=deep)  # type: ignore[misc]
         except yaml.YAMLError:
             raise
-        except Exception as err:  # noqa: BLE001 - any conversion failure of one value
+        except Exception as err:  # any conversion failure of one value
             raise ConstructorError(None, None, f"{node.value!r} reads as a {_short_tag(node.tag)[2:]} but is not a valid "
                                    f"one ({err}): quote it to make it text", node.start_mark) from None
 
