@@ -308,7 +308,8 @@ class SesMail(pulumi.ComponentResource):
 
         # Stack-level first: identities name its configuration set, send policies allow it.
         # (New in 0.3.0, so born under the component: no alias.)
-        self.feedback = Deliverability(roster, stack=set_key, region=region,
+        # from_args was given the stack, so the key is set.
+        self.feedback = Deliverability(roster, stack=set_key, region=region,  # type: ignore[arg-type]
                                        bounce_alarm=settings.bounce_rate_alarm, complaint_alarm=settings.complaint_rate_alarm,
                                        opts=pulumi.ResourceOptions(parent=self))
         # People first: an identity applies the stack's configuration set to every send, so it must

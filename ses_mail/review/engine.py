@@ -221,7 +221,8 @@ def run_program(*, project: Project | None = None, stack: str = "dev", roster: s
             runpy.run_path(str(project.program), run_name="__main__")
         else:
             runpy.run_path(str(Path(program_module.__file__)), run_name="__main__")
-        outputs = dict(settings.get_root_resource().outputs)
+        # The root resource is the Stack, whose outputs the program has just set; the SDK types it as any Resource.
+        outputs = dict(settings.get_root_resource().outputs)  # type: ignore[union-attr]
 
         async def resolve() -> None:
             for name, value in outputs.items():

@@ -255,7 +255,7 @@ class _Composer:
         self.duplicates: list[tuple[Path, int]] = []
         self.problems: list[SourceProblem] = []
         #: anchor -> (node, nodes after expansion, height, line); anchors of finished nodes only
-        self.anchors: dict[str, tuple[yaml.Node, int, int, int]] = {}
+        self.anchors: dict[str, tuple[yaml.Node, int, int, int | None]] = {}
         self.open_anchors: dict[str, int] = {}  # anchors of collections still being composed
         self.merge_sources: dict[int, list[yaml.Node]] = {}  # id(mapping) -> mappings merged into it
         self.merge_depth: dict[int, int] = {}
