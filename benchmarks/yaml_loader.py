@@ -17,9 +17,9 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ses_mail.roster.yaml_source import read_document  # noqa: E402
+from ses_mail.roster.yaml_source import read_document
 
-# --- the previous loader, as it was in core/roster.py before ses_mail.roster.yaml_source (kept here only to compare) ------------------------------------------
+# --- the previous loader, as it was in core/roster.py before ses_mail.roster.yaml_source (kept here only to compare) ---
 
 _FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -118,7 +118,7 @@ def merged(people: int) -> str:
     lines += ["x-person: &person", "  status: active", "  allowed_ips: [203.0.113.0/24, 198.51.100.7/32]",
               "  recipients: ['*@example.org']", "  delivery: output", "people:"]
     for p in range(people):
-        lines += [f"  - <<: *person", f"    email: user{p}@bench-{p % domains}.example.com", f"    name: Bench User {p}"]
+        lines += ["  - <<: *person", f"    email: user{p}@bench-{p % domains}.example.com", f"    name: Bench User {p}"]
     return "\n".join(lines) + "\n"
 
 

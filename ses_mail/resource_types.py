@@ -116,7 +116,8 @@ def identity_import_id(inputs: Inputs, provider_region: str) -> str:
     """The email identity (the domain), with `@<region>` when it lives in another region than the
     provider's (pulumi-aws 7 enhanced region support: "append @<region> to the import ID")."""
     region = inputs.get("region") or provider_region
-    return inputs["emailIdentity"] + ("" if region == provider_region else f"@{region}")
+    identity: str = inputs["emailIdentity"]
+    return identity + ("" if region == provider_region else f"@{region}")
 
 
 def _emulate_identity(name: str, inputs: Inputs, region: str) -> tuple[str, dict[str, Any]]:

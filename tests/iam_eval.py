@@ -86,7 +86,7 @@ def _arn_like(value: str, pattern: str) -> bool:
     values, patterns = value.split(":", 5), pattern.split(":", 5)
     if len(values) != 6 or len(patterns) != 6:
         return False
-    return all(_wildcard(p, v, ignore_case=False) for v, p in zip(values, patterns))
+    return all(_wildcard(p, v, ignore_case=False) for v, p in zip(values, patterns, strict=True))
 
 
 _MATCHERS = {

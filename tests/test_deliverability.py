@@ -92,7 +92,9 @@ def test_the_set_is_allowed_only_for_sending_and_only_under_the_same_conditions(
                    "ses:PutConfigurationSetSendingOptions", "sns:Publish", "cloudwatch:DeleteAlarms"]:
         assert not sent(TARO, ses_send("taro@test1.com", action=action)), action
     restricted = send_as_policy("taro@test1.com", TEST1, configuration_set_arn=OWN_SET, allowed_ips=["203.0.113.0/24"])
-    at = lambda ip: [Request(r.action, r.resource, {**r.context, "aws:SourceIp": ip}) for r in ses_send("taro@test1.com")]
+    def at(ip):
+        return [Request(r.action, r.resource, {**r.context, "aws:SourceIp": ip}) for r in ses_send("taro@test1.com")]
+
     assert sent(restricted, at("203.0.113.7")) and not sent(restricted, at("198.51.100.7"))
 
 

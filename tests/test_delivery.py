@@ -13,7 +13,7 @@ from ses_mail.specs.naming import secret_name
 from ses_mail.roster import parse_roster
 from ses_mail.review.emulation import AwsMocks, fake_secret_key
 from ses_mail.review.engine import run_program
-from tests.credential_helpers import (ACCOUNT, DEFAULT_ADMINS, DEPLOYER, KEY, READER, SECRET, SECRET_POLICY,  # noqa: F401
+from tests.credential_helpers import (ACCOUNT, DEFAULT_ADMINS, DEPLOYER, KEY, READER, SECRET, SECRET_POLICY,
                                       SECRET_VERSION, by_name, derived_password, everything_plain,
                                       roster)
 from tests.iam_eval import Request, decide_access

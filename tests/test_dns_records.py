@@ -48,7 +48,7 @@ TOKENS = ["abcdefghijklmnopqrstuvwxyz234567", "bcdefghijklmnopqrstuvwxyz2345672"
 def test_dkim_cnames_point_each_selector_at_amazonses():
     records = dkim_records(domain(), TOKENS, "us-east-1")
     assert [r.name for r in records] == [f"{t}._domainkey.example.com" for t in TOKENS]
-    for record, token in zip(records, TOKENS):
+    for record, token in zip(records, TOKENS, strict=True):
         rdata = as_rdata(record.type, record.value)
         assert record.type == "CNAME"
         assert rdata.target == dns.name.from_text(f"{token}.dkim.amazonses.com")

@@ -10,7 +10,7 @@ from ses_mail.components import ses_mail as component
 from ses_mail.roster.errors import RosterError
 from ses_mail.specs.key_slots import MAX_KEYS_PER_USER, key_resource, key_slots, slot_of
 from ses_mail.roster import parse_roster
-from tests.credential_helpers import (KEY, POLICY, USER, by_name, derived_password,  # noqa: F401
+from tests.credential_helpers import (KEY, POLICY, USER, by_name, derived_password,
                                       roster)
 
 TARO = "  - email: taro@test1.com\n    name: Taro Yamada\n"
@@ -175,7 +175,7 @@ def test_bad_lifecycle_fields_name_file_line_field_and_value(fields, field, valu
     [problem] = [p for p in caught.value.problems if p.field == field]
     assert words in problem.message, str(problem)
     assert problem.file == "roster.yaml" and problem.value == value
-    line = 6 + next(i for i, l in enumerate(fields.splitlines()) if l.strip().startswith(field.split(".")[-1] + ":"))
+    line = 6 + next(i for i, text in enumerate(fields.splitlines()) if text.strip().startswith(field.split(".")[-1] + ":"))
     assert problem.line == line
     assert str(problem).startswith(f"roster.yaml:{line}: {field}: {value!r}")
 

@@ -91,26 +91,39 @@ BAD = {
     "empty name": ("domains:\n  - name: ''\n", 2, "domains[0].name", "", "is empty"),
     "missing email": ("domains:\n  - name: example.com\npeople:\n  - name: Taro\n", 4, "people[0].email", None, "is required"),
     "empty person name": ("domains:\n  - name: example.com\npeople:\n  - email: a@example.com\n    name: ''\n", 5, "people[0].name", "", "is empty"),
-    "invalid address": ("domains:\n  - name: example.com\npeople:\n  - email: taro@@example.com\n", 4, "people[0].email", "taro@@example.com", "not a valid email address"),
-    "address without domain": ("domains:\n  - name: example.com\npeople:\n  - email: taro\n", 4, "people[0].email", "taro", "not a valid email address"),
-    "non-ascii local part": ("domains:\n  - name: example.com\npeople:\n  - email: tarō@example.com\n", 4, "people[0].email", "tarō@example.com", "not a valid email address"),
+    "invalid address": ("domains:\n  - name: example.com\npeople:\n  - email: taro@@example.com\n",
+                        4, "people[0].email", "taro@@example.com", "not a valid email address"),
+    "address without domain": ("domains:\n  - name: example.com\npeople:\n  - email: taro\n",
+                               4, "people[0].email", "taro", "not a valid email address"),
+    "non-ascii local part": ("domains:\n  - name: example.com\npeople:\n  - email: tarō@example.com\n",
+                             4, "people[0].email", "tarō@example.com", "not a valid email address"),
     "invalid domain": ("domains:\n  - name: exa_mple.com\n", 2, "domains[0].name", "exa_mple.com", "not a valid domain name"),
     "single-label domain": ("domains:\n  - name: localhost\n", 2, "domains[0].name", "localhost", "fully qualified"),
     "ip as domain": ("domains:\n  - name: 192.0.2.1\n", 2, "domains[0].name", "192.0.2.1", "IP address"),
-    "address on unlisted domain": ("domains:\n  - name: example.com\npeople:\n  - email: taro@other.com\n", 4, "people[0].email", "taro@other.com", "not listed under domains"),
+    "address on unlisted domain": ("domains:\n  - name: example.com\npeople:\n  - email: taro@other.com\n",
+                                   4, "people[0].email", "taro@other.com", "not listed under domains"),
     "duplicate domain (case)": ("domains:\n  - name: example.com\n  - name: EXAMPLE.com\n", 3, "domains[1].name", "example.com", "listed twice"),
-    "duplicate address (case)": ("domains:\n  - name: example.com\npeople:\n  - email: a@example.com\n  - email: A@Example.COM\n", 5, "people[1].email", "a@example.com", "listed twice"),
+    "duplicate address (case)": ("domains:\n  - name: example.com\npeople:\n  - email: a@example.com\n  - email: A@Example.COM\n",
+                                 5, "people[1].email", "a@example.com", "listed twice"),
     "duplicate key": ("domains:\n  - name: example.com\n    name: example.org\n", 3, "domains[0].name", None, "given twice"),
-    "invalid dmarc policy": ("domains:\n  - name: example.com\n    dmarc:\n      policy: quarantin\n", 4, "domains[0].dmarc.policy", "quarantin", "'none', 'quarantine' or 'reject'"),
-    "invalid dmarc alignment": ("domains:\n  - name: example.com\n    dmarc:\n      dkim_alignment: loose\n", 4, "domains[0].dmarc.dkim_alignment", "loose", "'relaxed' or 'strict'"),
-    "invalid dmarc rua": ("domains:\n  - name: example.com\n    dmarc:\n      rua: [reports]\n", 4, "domains[0].dmarc.rua", ["reports"], "not a valid email address"),
-    "unknown dmarc tag (pct was removed)": ("domains:\n  - name: example.com\n    dmarc:\n      pct: 25\n", 4, "domains[0].dmarc.pct", None, "not a known field"),
+    "invalid dmarc policy": ("domains:\n  - name: example.com\n    dmarc:\n      policy: quarantin\n",
+                             4, "domains[0].dmarc.policy", "quarantin", "'none', 'quarantine' or 'reject'"),
+    "invalid dmarc alignment": ("domains:\n  - name: example.com\n    dmarc:\n      dkim_alignment: loose\n",
+                                4, "domains[0].dmarc.dkim_alignment", "loose", "'relaxed' or 'strict'"),
+    "invalid dmarc rua": ("domains:\n  - name: example.com\n    dmarc:\n      rua: [reports]\n",
+                          4, "domains[0].dmarc.rua", ["reports"], "not a valid email address"),
+    "unknown dmarc tag (pct was removed)": ("domains:\n  - name: example.com\n    dmarc:\n      pct: 25\n",
+                                            4, "domains[0].dmarc.pct", None, "not a known field"),
     "mail_from not a label": ("domains:\n  - name: example.com\n    mail_from: mail.sub\n", 3, "domains[0].mail_from", "mail.sub", "not a DNS label"),
-    "mail_from with underscore": ("domains:\n  - name: example.com\n    mail_from: _bounce\n", 3, "domains[0].mail_from", "_bounce", "not a DNS label"),
-    "zone not containing domain": ("domains:\n  - name: example.com\n    zone: example.org\n", 3, "domains[0].zone", "example.org", "does not contain"),
+    "mail_from with underscore": ("domains:\n  - name: example.com\n    mail_from: _bounce\n",
+                                  3, "domains[0].mail_from", "_bounce", "not a DNS label"),
+    "zone not containing domain": ("domains:\n  - name: example.com\n    zone: example.org\n",
+                                   3, "domains[0].zone", "example.org", "does not contain"),
     "ttl out of range": ("domains:\n  - name: example.com\n    ttl: 5\n", 3, "domains[0].ttl", 5, "should be at least 60"),
-    "people not a list": ("domains:\n  - name: example.com\npeople:\n  email: a@example.com\n", 3, "people", {"email": "a@example.com"}, "should be a list"),
-    "number as name": ("domains:\n  - name: example.com\npeople:\n  - email: a@example.com\n    name: 123\n", 5, "people[0].name", 123, "should be text"),
+    "people not a list": ("domains:\n  - name: example.com\npeople:\n  email: a@example.com\n",
+                          3, "people", {"email": "a@example.com"}, "should be a list"),
+    "number as name": ("domains:\n  - name: example.com\npeople:\n  - email: a@example.com\n    name: 123\n",
+                       5, "people[0].name", 123, "should be text"),
 }
 
 
@@ -199,7 +212,7 @@ _local = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789.+-_", min_size=1
 @settings(max_examples=50, deadline=None)
 @given(st.lists(_local, min_size=1, max_size=8, unique_by=str.lower), st.randoms())
 def test_order_of_people_does_not_change_the_model_per_address(locals_, rnd):
-    lines = ["domains:", "  - name: example.com", "people:"] + [f"  - email: {l}@example.com" for l in locals_]
+    lines = ["domains:", "  - name: example.com", "people:"] + [f"  - email: {local}@example.com" for local in locals_]
     shuffled = lines[:3] + rnd.sample(lines[3:], len(lines) - 3)
     a = {p.email: p for p in parse_roster("\n".join(lines) + "\n").people}
     b = {p.email: p for p in parse_roster("\n".join(shuffled) + "\n").people}

@@ -39,7 +39,7 @@ def run_component(people, **args) -> tuple[list, dict, dict[str, Any]]:
 
         def record(values):
             *plain, secret_flags = values
-            seen.update({k: (v, secret_flags[k]) for k, v in zip(exposed, plain)})
+            seen.update({k: (v, secret_flags[k]) for k, v in zip(exposed, plain, strict=True)})
         return pulumi.Output.all(*exposed.values(), pulumi.Output.from_input(secrecy())).apply(record)
 
     program()

@@ -20,7 +20,7 @@ def test_pulumi_yaml_declares_exactly_the_settings_keys_in_order():
     declared = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text(encoding="utf-8"))["config"]
     assert list(declared) == [key.config for key in KEYS]
     # The declared defaults mean what the settings object defaults to.
-    assert from_config({k.qualified: str(v["default"]) for k, v in zip(KEYS, declared.values())}) == StackSettings()
+    assert from_config({k.qualified: str(v["default"]) for k, v in zip(KEYS, declared.values(), strict=True)}) == StackSettings()
 
 
 def test_defaults():
@@ -56,7 +56,7 @@ def test_every_bad_key_is_named_with_its_value_and_the_stack_file():
         "Pulumi.prod.yaml: stack config aws:region 'tokyo' is not an AWS region code such as eu-west-1",
     ]
     assert len(caught.value.problems) == len(expected)
-    for problem, start in zip(caught.value.problems, expected):
+    for problem, start in zip(caught.value.problems, expected, strict=True):
         assert problem.startswith(start), problem
 
 

@@ -82,7 +82,7 @@ class AccountMocks(AwsMocks):
         self.zone_ids = dict(zone_ids)
         self.tokens = dict(tokens)
 
-    def call(self, args: pulumi.runtime.MockCallArgs):  # type: ignore[override]
+    def call(self, args: pulumi.runtime.MockCallArgs):
         name = str(args.args.get("name", "")).rstrip(".").lower()
         if args.token == _ZONE_TOKEN and name in self.zone_ids:
             self.calls.append((args.token, dict(args.args)))
@@ -143,7 +143,7 @@ class Assessor:
             for region in self.other_regions:
                 try:
                     names = self.account.identity_names(region)
-                except Exception:  # noqa: BLE001 - a region not enabled for the account answers with an error
+                except Exception:  # a region not enabled for the account answers with an error
                     continue
                 for d in missing:
                     if d in names:
@@ -394,9 +394,9 @@ def assess(*, project: Project, stack: str, roster: Roster, roster_path: Path, r
         if node.component or node.type in ASSESSED or node.type == importfile.STACK_TYPE:
             continue
         ancestors = {a.urn for a in importfile.ancestry(node, by_urn)} if node.parent else set()
-        domain = next((owners[u] for u in ancestors if u in owners), None)
-        if domain:
-            items.append(Item(domain, node.type, node.name, "create",
+        owner = next((owners[u] for u in ancestors if u in owners), None)
+        if owner:
+            items.append(Item(owner, node.type, node.name, "create",
                               note="no import rule for this type: `pulumi up` creates it"))
 
     referenced = [Referenced(d.name, (run.outputs.get("identities") or {}).get(d.name, ""),

@@ -271,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         if report.removed:
             print(f"note: stack {report.stack}: {REMOVED_STACK}", file=sys.stderr)
         if report.invalid:
-            print(f"error: stack {report.stack}: invalid {report.error_side} roster ({report.base if report.error_side == 'base' else report.head}):\n"
+            side = report.base if report.error_side == 'base' else report.head
+            print(f"error: stack {report.stack}: invalid {report.error_side} roster ({side}):\n"
                   f"{report.error}", file=sys.stderr)
 
     stream = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout

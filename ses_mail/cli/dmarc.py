@@ -88,7 +88,7 @@ def main(argv: Optional[list[str]] = None, *, clients: Any = None, now: Optional
     except _Usage as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
-    except Exception as err:  # noqa: BLE001 - explain() picks what is the environment's fault
+    except Exception as err:  # explain() picks what is the environment's fault
         message = explain(err)
         if message is None:
             raise

@@ -44,11 +44,11 @@ def group_by_component(run: ProgramRun) -> list[tuple[Group, list[Resource]]]:
 
 
 def _table(rows: list[list[str]], headers: list[str]) -> Iterable[str]:
-    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
-    yield "  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=True)]
+    yield "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()
     yield "  ".join("-" * w for w in widths)
     for row in rows:
-        yield "  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip()
+        yield "  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)).rstrip()
 
 
 def _status_columns(status: dict[str, Any]) -> list[str]:
@@ -117,7 +117,8 @@ def _deliverability_notes(run: ProgramRun) -> list[str]:
     else:
         out.append("  no configuration set (deliverability.configuration_set: false): sends through any set are refused")
     for alarm in (info.get("alarms") or {}).values():
-        out.append(f"  alarm {alarm['name']}: {alarm['metric']} >= {percent(alarm['threshold'])} (AWS reviews at {percent(alarm['aws_review_level'])})")
+        out.append(f"  alarm {alarm['name']}: {alarm['metric']} >= {percent(alarm['threshold'])} "
+                   f"(AWS reviews at {percent(alarm['aws_review_level'])})")
     subscribers = info.get("subscribers") or []
     out.append("  feedback subscribers: " + (", ".join(subscribers) if subscribers else
                                              "none (add deliverability.notify, or nobody hears of bounces)"))

@@ -122,7 +122,7 @@ def main(argv: Optional[list[str]] = None, *, clients: Optional[ClientFactory] =
     except KeyboardInterrupt:
         print("interrupted: the feedback check's queue and subscription were deleted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         from ses_mail.live.errors import explain
         from ses_mail.live.feedback import FeedbackSetupError
 

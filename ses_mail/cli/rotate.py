@@ -79,7 +79,7 @@ def main(argv: Optional[list[str]] = None, *, clients: Optional[ClientFactory] =
                   f"in the function's log", file=sys.stderr)
             return EXIT_FINDINGS
         started = secrets.rotate_secret(SecretId=name)
-    except Exception as err:  # noqa: BLE001 - explain() picks what is the environment's fault
+    except Exception as err:  # explain() picks what is the environment's fault
         message = explain(err)
         if message is None:
             raise

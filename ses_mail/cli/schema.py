@@ -65,7 +65,7 @@ def model_shorthands(model: type[BaseModel]) -> list[str]:
     for probe, json_type in _MODEL_PROBES:
         try:
             model.model_validate(probe)
-        except Exception:  # noqa: BLE001 - any rejection means "not a shorthand"
+        except Exception:  # any rejection means "not a shorthand"
             continue
         if json_type not in accepted:
             accepted.append(json_type)
@@ -84,7 +84,7 @@ def single_item_fields(model: type[BaseModel]) -> list[str]:
             for probe in _ITEM_PROBES:
                 try:
                     result = method(probe)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     continue
                 if isinstance(result, (list, tuple)) and len(result) == 1:
                     out.append(name)

@@ -131,7 +131,8 @@ class Deliverability(pulumi.ComponentResource):
                     f"{name}-events-{destination}",
                     configuration_set_name=self.configuration_set_name,
                     event_destination_name=destination,
-                    event_destination=definition,
+                    # A plain dict with the ArgsDict's keys: the specs import no SDK types.
+                    event_destination=definition,  # type: ignore[arg-type]
                     region=region,
                     opts=child,
                 )

@@ -65,7 +65,7 @@ def active_rule_set(region: str, opts: Optional[pulumi.InvokeOptions] = None) ->
     """
     try:
         result = aws.ses.get_active_receipt_rule_set(region=region, opts=opts)
-    except Exception as err:  # noqa: BLE001 - the invoke's failure type is the SDK's generic one
+    except Exception as err:  # the invoke's failure type is the SDK's generic one
         text = str(err).lower()
         if "no active" in text or "not found" in text or "empty result" in text:
             return None
@@ -103,9 +103,10 @@ class ReportReceiving(pulumi.ComponentResource):
         # bucket's IAM access read as they are (the rule's KMS option would encrypt client-side).
         by_default = ({"sse_algorithm": "aws:kms", "kms_master_key_id": args.kms_key_arn} if args.kms_key_arn
                       else {"sse_algorithm": "AES256"})
+        # The rule is the SDK's ArgsDict, spelled as a plain dict: its TypedDict check rejects the inferred dict[str, object].
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-encryption", bucket=bucket_id, region=args.region,
-            rules=[{"apply_server_side_encryption_by_default": by_default, "bucket_key_enabled": bool(args.kms_key_arn)}],
+            rules=[{"apply_server_side_encryption_by_default": by_default, "bucket_key_enabled": bool(args.kms_key_arn)}],  # type: ignore[list-item]
             opts=child)
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-expiry", bucket=bucket_id, region=args.region,

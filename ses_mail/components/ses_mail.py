@@ -35,7 +35,7 @@ from ses_mail.roster.identifiers import domain_of
 from ses_mail.roster.restrictions import account_of
 from ses_mail.specs import report_receiving as receiving_spec
 from ses_mail.specs.iam_policy import SECRET_ADMIN_PATH, arn_matches, default_secret_admins, identity_arn
-from ses_mail.stack_settings import DEFAULT_NAME, SettingsError, StackSettings, from_args
+from ses_mail.stack_settings import SettingsError, StackSettings, from_args
 
 from typing import NotRequired
 
@@ -117,7 +117,7 @@ def lookup_zones(roster: Roster, file: Path, invoke: Optional[pulumi.InvokeOptio
         provider = dns_provider(dns)
         try:
             zone_ids[zone] = provider.find_zone(importlib.import_module, zone, invoke)
-        except Exception as err:  # noqa: BLE001 - the provider reports a missing zone as a failed invoke
+        except Exception as err:  # the provider reports a missing zone as a failed invoke
             users = ", ".join(d.name for d in managed if d.hosted_zone == zone)
             missing.append(f"  - {provider.describe_zone(zone)} (for {users}) could not be looked up: {err}")
     if missing:

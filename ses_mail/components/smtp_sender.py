@@ -108,7 +108,7 @@ class SmtpSender(pulumi.ComponentResource):
         )
         # Usually the domain identity's Output already, mapped as it is: Output.from_input of an
         # Output adds two more Outputs (and tasks) per person.
-        arn = identity_arn if isinstance(identity_arn, pulumi.Output) else pulumi.Output.from_input(identity_arn)
+        arn: pulumi.Output[Any] = identity_arn if isinstance(identity_arn, pulumi.Output) else pulumi.Output.from_input(identity_arn)
         if configuration_set_arn is not None:
             # The stack's configuration set applies to every send: allow exactly it as well.
             arn = pulumi.Output.all(arn, configuration_set_arn)
@@ -196,7 +196,8 @@ class SmtpSender(pulumi.ComponentResource):
         provider's own secret markings (as under mocks). `apply` keeps the secretness of what it
         maps, known or not, so the password needs no wrapper of its own."""
         region = self.region
-        return pulumi.Output.secret(self.access_key.secret).apply(lambda secret: smtp_password(secret, region))
+        # The SDK's Input[U] union makes mypy infer U as Never for an Output[str] argument.
+        return pulumi.Output.secret(self.access_key.secret).apply(lambda secret: smtp_password(secret, region))  # type: ignore[arg-type]
 
     @staticmethod
     def no_password() -> pulumi.Output[Any]:

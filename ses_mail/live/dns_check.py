@@ -51,7 +51,8 @@ class Resolver:
                 system = dns.resolver.get_default_resolver()
             except dns.resolver.NoResolverConfiguration:
                 raise ValueError("no system DNS resolver is configured: give --resolver HOST[:PORT]") from None
-            host, port = system.nameservers[0], system.port
+            # From resolv.conf: address strings, never dnspython's Nameserver objects.
+            host, port = system.nameservers[0], system.port  # type: ignore[assignment]
         self.host, self.port, self.timeout = host, port, timeout
 
     def __str__(self) -> str:

@@ -177,7 +177,7 @@ def latest_reputation(clients: ClientFactory, now: datetime) -> tuple[Optional[f
                                           EndTime=end, ScanBy="TimestampDescending")
     latest: dict[str, Optional[float]] = {"bounce": None, "complaint": None}
     for result in response["MetricDataResults"]:
-        pairs = sorted(zip(result.get("Timestamps", []), result.get("Values", [])), reverse=True)
+        pairs = sorted(zip(result.get("Timestamps", []), result.get("Values", []), strict=True), reverse=True)
         if pairs:
             latest[result["Id"]] = float(pairs[0][1])
     return latest["bounce"], latest["complaint"]

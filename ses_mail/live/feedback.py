@@ -87,7 +87,7 @@ def topic_arn_of(sts: Any, sns: Any, region: str, configuration_set: str) -> str
     arn = f"arn:{partition}:sns:{region}:{identity['Account']}:{topic_name(configuration_set)}"
     try:
         sns.get_topic_attributes(TopicArn=arn)
-    except Exception as err:  # noqa: BLE001 - botocore's NotFound has no stable class across clients
+    except Exception as err:  # botocore's NotFound has no stable class across clients
         raise FeedbackSetupError(f"the stack's feedback topic {arn} cannot be read: {err}") from None
     return arn
 
@@ -148,13 +148,13 @@ def prove_feedback(*, credential: Credential, display_name: Optional[str], regio
                 try:
                     sns.unsubscribe(SubscriptionArn=subscription)
                     result.deleted.append(subscription)
-                except Exception:  # noqa: BLE001 - reported below as left behind
+                except Exception:  # reported below as left behind
                     pass
             if queue_url is not None:
                 try:
                     sqs.delete_queue(QueueUrl=queue_url)
                     result.deleted.append(queue_url)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     pass
             for resource in result.created:
                 if resource not in result.deleted:

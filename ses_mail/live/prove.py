@@ -308,7 +308,7 @@ class _SMTP(smtplib.SMTP):
         self._server_name = server_name
         super().__init__(**kwargs)
 
-    def starttls(self, *args: Any, **kwargs: Any):  # type: ignore[override]
+    def starttls(self, *args: Any, **kwargs: Any):
         if self._server_name:
             self._host = self._server_name
         return super().starttls(*args, **kwargs)

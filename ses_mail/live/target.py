@@ -114,5 +114,5 @@ def _profile_region() -> Optional[str]:
         import botocore.session
 
         return botocore.session.get_session().get_config_variable("region")
-    except Exception:  # noqa: BLE001 - a broken profile is reported by the first AWS call instead
+    except Exception:  # a broken profile is reported by the first AWS call instead
         return None

@@ -99,7 +99,8 @@ class OutputDelivery(DeliveryMode):
         return {"password": cred["password"]}
 
     def password_row(self, shown: dict[str, Any]) -> str:
-        return shown["password"]
+        password: str = shown["password"]
+        return password
 
 
 @register_delivery

@@ -65,7 +65,8 @@ class Route53Dns(DnsProvider):
         return f"Route53 public hosted zone {zone!r}"
 
     def find_zone(self, sdk: Any, zone: str, invoke: Any) -> str:
-        return sdk("pulumi_aws").route53.get_zone(name=zone, private_zone=False, opts=invoke).zone_id
+        zone_id: str = sdk("pulumi_aws").route53.get_zone(name=zone, private_zone=False, opts=invoke).zone_id
+        return zone_id
 
     def publish(self, component: Any, domain: Any, zone_id: Optional[Any], dkim: Any,
                 static: Sequence[DnsRecord], opts: Any) -> tuple[list[Any], list[Any]]:

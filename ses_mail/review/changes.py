@@ -483,9 +483,9 @@ def diff_resources(base: Sequence[Resource], head: Sequence[Resource]) -> tuple[
     memo: dict[str, tuple[str, ...]] = {}
     for r in head:
         if r.key not in base_by:
-            old = next((a for a in alias_urns(r, head_by, memo) if a in base_by and a not in head_by), None)
-            if old:
-                renamed[r.key] = old
+            alias = next((a for a in alias_urns(r, head_by, memo) if a in base_by and a not in head_by), None)
+            if alias:
+                renamed[r.key] = alias
 
     changes: list[Change] = []
     unchanged = 0

@@ -99,7 +99,7 @@ class RecordingMonitor(MockMonitor):
             type_ = parent.split("::")[2] + "$" + type_
         return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
 
-    def RegisterResource(self, request):  # noqa: N802 - the gRPC method name
+    def RegisterResource(self, request):  # the gRPC method name
         aliases = tuple(request.aliasURNs) + tuple(alias_of(a) for a in request.aliases)
         urn = self.make_urn(request.parent, request.type, request.name)
         self._transform(request, urn)
@@ -246,7 +246,8 @@ def run_program(*, project: Project | None = None, stack: str = "dev", roster: s
             runpy.run_path(str(project.program), run_name="__main__")
         else:
             runpy.run_path(str(Path(program_module.__file__)), run_name="__main__")
-        outputs = dict(settings.get_root_resource().outputs)
+        # The root resource is the Stack, whose outputs the program has just set; the SDK types it as any Resource.
+        outputs = dict(settings.get_root_resource().outputs)  # type: ignore[union-attr]
 
         async def resolve() -> None:
             for name, value in outputs.items():

@@ -118,9 +118,10 @@ def property_lines(change: Change) -> list[str]:
     if change.protect_changed:
         lines.append(f"protect: {fmt(change.before.protect)} → {fmt(change.after.protect)}"  # type: ignore[union-attr]
                      " (resource option; nothing changes in AWS)")
+    # A changed option means the resource is on both sides: before and after are set.
     if change.retain_changed:
         lines.append(f"retain_on_delete: {fmt(change.before.retain_on_delete)} → "  # type: ignore[union-attr]
-                     f"{fmt(change.after.retain_on_delete)} (resource option; nothing changes in AWS; "
+                     f"{fmt(change.after.retain_on_delete)} (resource option; nothing changes in AWS; "  # type: ignore[union-attr]
                      + ("a later removal deletes it from AWS)" if not change.after.retain_on_delete  # type: ignore[union-attr]
                         else "a later removal only releases it)"))
     return lines

@@ -68,10 +68,10 @@ def cross_check(parts: Parts, file: str, line_of: LineOf) -> list[Problem]:
             other = first_person[address]
             problem(("people", i, "email"), address, f"is listed twice (also people[{other}], line {line_of(('people', other))})")
         first_person.setdefault(address, i)
-        domain = domain_of(address)
-        if domain not in first_domain and domain not in parts.unchecked_domains:
+        domain_name = domain_of(address)
+        if domain_name not in first_domain and domain_name not in parts.unchecked_domains:
             problem(("people", i, "email"), address,
-                    f"is on domain {domain!r}, which is not listed under domains "
+                    f"is on domain {domain_name!r}, which is not listed under domains "
                     "(a domain still used by people cannot be removed)")
     _check_schedule(parts.defaults, ("defaults",), parts.defaults.rotation_days, problem)
     for i, person in parts.people:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from ses_mail.roster.checks import Parts, cross_check
 from ses_mail.roster.errors import NO_VALUE, Problem, RosterError
@@ -115,7 +116,7 @@ def _field_problems(err: ValidationError, data: Any, file: str, line_of: Any) ->
     return problems
 
 
-def _data_path(loc: tuple, data: Any) -> Path_:
+def _data_path(loc: tuple[Any, ...], data: Any) -> Path_:
     """pydantic's error location as a path in the data: union member tags (`str`, `bool`,
     `tuple[str, ...]`, `literal['any']`) name no key of the roster, so they are dropped."""
     path: list[Any] = []
@@ -159,7 +160,7 @@ _MESSAGES: dict[str, str] = {
 }
 
 
-def describe(error: dict[str, Any]) -> str:
+def describe(error: ErrorDetails) -> str:
     """One pydantic error as the roster reports it: in our words, never pydantic's "Input should be"."""
     kind, ctx = error["type"], error.get("ctx") or {}
     if kind in _MESSAGES:

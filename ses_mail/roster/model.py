@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -32,13 +32,19 @@ DmarcPolicy = Literal["none", "quarantine", "reject"]
 Alignment = Literal["relaxed", "strict"]
 Status = Literal["active", "suspended"]
 # The modes are registered in ses_mail.modes (one class each); the roster accepts their names.
-Delivery = Literal[delivery_modes()]  # type: ignore[valid-type]
-DnsHost = Literal[dns_providers()]  # type: ignore[valid-type]
+# A Literal built at run time is no static type: the type checker sees plain names, pydantic the choices.
+if TYPE_CHECKING:
+    Delivery: TypeAlias = str
+    DnsHost: TypeAlias = str
+    Existing: TypeAlias = str
+else:
+    Delivery = Literal[delivery_modes()]
+    DnsHost = Literal[dns_providers()]
+    Existing = Literal[existing_roster_values()]
 TlsPolicy = Literal["optional", "require"]
 MxFailure = Literal["use_default", "reject"]
-Existing = Literal[existing_roster_values()]  # type: ignore[valid-type]
 #: `any`: no restriction (and, on a person, no stack default either).
-ANY = "any"
+ANY: Final = "any"
 
 
 class ItemErrors(ValueError):
@@ -181,7 +187,10 @@ class Domain(_Model):
         return f"{self.mail_from}.{self.name}"
 
 
-def _wait_minutes(value: bool | int | None) -> bool | int | None:
+_Wait = TypeVar("_Wait", bool, int, "bool | int", "bool | int | None")
+
+
+def _wait_minutes(value: _Wait) -> _Wait:
     if isinstance(value, bool) or value is None:
         return value
     if not 1 <= value <= SES_VERIFICATION_WINDOW.maximum:
@@ -406,8 +415,7 @@ def resolve(person: Person, defaults: Defaults | None = None) -> Settings:
     """A person's own settings, else the stack defaults, with `any` and `true` spelled out."""
     d = defaults or Defaults()
     display = person.display_name if person.display_name is not None else d.display_name
-    if display is True:
-        display = person.name
+    shown = person.name if display is True else display
     ips = person.allowed_ips if person.allowed_ips is not None else d.allowed_ips
     recipients = person.recipients if person.recipients is not None else d.recipients
     readers = person.secret_readers if person.secret_readers is not None else d.secret_readers
@@ -416,7 +424,7 @@ def resolve(person: Person, defaults: Defaults | None = None) -> Settings:
         status=person.status,
         key=person.key,
         previous_key=person.previous_key,
-        display_name=display or None,
+        display_name=shown or None,
         allowed_ips=() if ips == ANY else tuple(ips),
         recipients=() if recipients == ANY else tuple(recipients),
         delivery=delivery,

@@ -40,7 +40,8 @@ def normalize_cidr(value: str) -> str:
         host = text.split("/")[0]
         raise ValueError(f"has host bits set: write {loose} for the network or "
                          f"{host}/{loose.max_prefixlen} for the one address") from None
-    if network.prefixlen and any(network.subnet_of(n) for n in _NEVER_SOURCE if n.version == network.version):
+    # Only networks of the same version are compared; typeshed's subnet_of cannot see that.
+    if network.prefixlen and any(network.subnet_of(n) for n in _NEVER_SOURCE if n.version == network.version):  # type: ignore[arg-type]
         raise ValueError("is a private network, which SES never sees: list the public address your mail "
                          "server or office connects from (its NAT or egress IP)")
     return str(network)

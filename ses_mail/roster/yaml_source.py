@@ -205,7 +205,7 @@ class _GuardedConstructor:
             return super().construct_object(node, deep=deep)  # type: ignore[misc]
         except yaml.YAMLError:
             raise
-        except Exception as err:  # noqa: BLE001 - any conversion failure of one value
+        except Exception as err:  # any conversion failure of one value
             raise ConstructorError(None, None, f"{node.value!r} reads as a {_short_tag(node.tag)[2:]} but is not a valid "
                                    f"one ({err}): quote it to make it text", node.start_mark) from None
 
@@ -255,7 +255,7 @@ class _Composer:
         self.duplicates: list[tuple[Path, int]] = []
         self.problems: list[SourceProblem] = []
         #: anchor -> (node, nodes after expansion, height, line); anchors of finished nodes only
-        self.anchors: dict[str, tuple[yaml.Node, int, int, int]] = {}
+        self.anchors: dict[str, tuple[yaml.Node, int, int, int | None]] = {}
         self.open_anchors: dict[str, int] = {}  # anchors of collections still being composed
         self.merge_sources: dict[int, list[yaml.Node]] = {}  # id(mapping) -> mappings merged into it
         self.merge_depth: dict[int, int] = {}

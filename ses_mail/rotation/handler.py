@@ -38,7 +38,7 @@ import ssl
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 
 logger = logging.getLogger()
 logger.setLevel(logging.INFO)
@@ -105,7 +105,7 @@ class Config:
     ssl_context: Optional[ssl.SSLContext] = field(default=None, compare=False)
 
     @classmethod
-    def from_environment(cls, env: Optional[dict[str, str]] = None) -> "Config":
+    def from_environment(cls, env: Optional[Mapping[str, str]] = None) -> "Config":
         env = os.environ if env is None else env
         return cls(grace=timedelta(hours=float(env.get("SES_MAIL_GRACE_HOURS", DEFAULT_GRACE_HOURS))),
                    smtp_test_seconds=float(env.get("SES_MAIL_SMTP_TEST_SECONDS", DEFAULT_SMTP_TEST_SECONDS)))

@@ -16,24 +16,36 @@ class Dmarc(Protocol):
     """What the records read of a domain's DMARC settings (ses_mail.roster.model.Dmarc has it):
     the roster depends on the specs, never the other way."""
 
+    # Read-only (properties): the roster's models are frozen.
     @property
     def enabled(self) -> bool: ...
-    policy: str
-    subdomain_policy: Optional[str]
-    nonexistent_subdomain_policy: Optional[str]
-    rua: Sequence[str]
-    ruf: Sequence[str]
-    dkim_alignment: str
-    spf_alignment: str
+    @property
+    def policy(self) -> str: ...
+    @property
+    def subdomain_policy(self) -> Optional[str]: ...
+    @property
+    def nonexistent_subdomain_policy(self) -> Optional[str]: ...
+    @property
+    def rua(self) -> Sequence[str]: ...
+    @property
+    def ruf(self) -> Sequence[str]: ...
+    @property
+    def dkim_alignment(self) -> Optional[str]: ...
+    @property
+    def spf_alignment(self) -> Optional[str]: ...
+    @property
+    def testing(self) -> bool: ...
 
 
 class Domain(Protocol):
     """What the records read of a roster domain (ses_mail.roster.model.Domain has it)."""
 
-    name: str
-    ttl: int
-    dmarc: Dmarc
-
+    @property
+    def name(self) -> str: ...
+    @property
+    def ttl(self) -> int: ...
+    @property
+    def dmarc(self) -> Dmarc: ...
     @property
     def mail_from_domain(self) -> str: ...
 

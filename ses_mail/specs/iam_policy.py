@@ -37,7 +37,7 @@ def arn_matches(pattern: str, arn: str) -> bool:
     if len(pattern_parts) != 6 or len(arn_parts) != 6:
         return False
     return all(re.fullmatch("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in p), a, re.S)
-               for p, a in zip(pattern_parts, arn_parts))
+               for p, a in zip(pattern_parts, arn_parts, strict=True))
 
 
 def identity_arn(region: str, account_id: str, identity: str, partition: str = "aws") -> str:

@@ -182,7 +182,7 @@ ALL_LIMITS: tuple[Limit, ...] = (
 _JSON_WHITESPACE = frozenset(" \t\n\r")  # RFC 8259 section 2: ws outside tokens
 
 
-def iam_policy_length(document: dict | str) -> int:
+def iam_policy_length(document: dict[str, object] | str) -> int:
     """The characters IAM counts for a policy against IAM_USER_INLINE_POLICIES.
 
     IAM's quota page says only that "IAM does not count white space". What is certain is

@@ -52,7 +52,7 @@ def _handler(state: SesV2State) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:  # http.server's name
             path = self.path.split("?", 1)[0]
             state.requests.append(("GET", path))
             if path == "/v2/email/account":
@@ -65,11 +65,11 @@ def _handler(state: SesV2State) -> type[BaseHTTPRequestHandler]:
                 return self._send(404, {"message": f"Email identity {name} does not exist."}, "NotFoundException")
             self._send(400, {"message": f"this emulation serves no {path}"}, "BadRequestException")
 
-        def do_POST(self) -> None:  # noqa: N802 - anything that writes
+        def do_POST(self) -> None:  # anything that writes
             state.requests.append(("POST", self.path))
             self._send(400, {"message": "read-only emulation"}, "BadRequestException")
 
-        do_PUT = do_DELETE = do_PATCH = do_POST  # noqa: N815
+        do_PUT = do_DELETE = do_PATCH = do_POST
 
     return Handler
 

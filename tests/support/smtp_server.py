@@ -65,7 +65,7 @@ class _Handler:
     def __init__(self, endpoint: SmtpEndpoint) -> None:
         self.endpoint = endpoint
 
-    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802 - aiosmtpd hook
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # aiosmtpd hook
         self.endpoint.mails.append(address)
         return "550 this test server accepts no mail"
 
