@@ -406,11 +406,14 @@ def check_user(subject: str, *, expected_policy: Mapping[str, Any], inline: Mapp
 
 
 def _policy_resources(document: Any) -> list[Any]:
+    """Resources of the statements that can allow something."""
     statements = _canonical(document)
     statements = statements.get("Statement", []) if isinstance(statements, dict) else []
     found: list[Any] = []
     for statement in statements if isinstance(statements, list) else [statements]:
-        if isinstance(statement, dict):
+        # A Deny allows nothing (the suspension's Deny is on "*"); any other change to it is
+        # still a difference in the full comparison (check_user).
+        if isinstance(statement, dict) and statement.get("Effect") != "Deny":
             for key in ("Resource", "NotResource"):
                 value = statement.get(key)
                 found += value if isinstance(value, list) else [] if value is None else [value]
