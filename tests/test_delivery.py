@@ -306,7 +306,9 @@ def test_a_listed_reader_reads_without_any_identity_policy():
 
 def test_a_listed_reader_may_do_nothing_else():
     for action in ("secretsmanager:PutSecretValue", "secretsmanager:DeleteSecret", "secretsmanager:PutResourcePolicy"):
-        assert access(READER, NOTHING, action) == "ImplicitDeny"
+        assert access(READER, NOTHING, action) == "ExplicitDeny"
+        # not even with an identity policy of its own: the Deny on changes spares only admins
+        assert access(READER, [ADMIN_POLICY], action) == "ExplicitDeny"
 
 
 def test_an_unlisted_administrator_cannot_read_the_value():

@@ -17,6 +17,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
+from ses_mail.specs.iam_policy import describe_send_policy_change
 
 # --- provider knowledge -----------------------------------------------------------------
 
@@ -271,6 +272,8 @@ class Change:
             status = next((p for p in self.properties if p.top == "status"), None)
             if status is not None and status.after == "Inactive":
                 return "access key set Inactive: SMTP logins with it fail until the person is active again"
+        if self.type == "aws:iam/userPolicy:UserPolicy" and self.op == UPDATE:
+            return _send_policy_attention(self.properties)
         return ""
 
     @property
@@ -617,6 +620,19 @@ def key_rotations(base: Sequence[Resource], head: Sequence[Resource]) -> list[tu
             text = f"key generation {gone} retired (previous_key removed); generation {current} stays current"
         out.append((group, text))
     return out
+
+
+def _send_policy_attention(properties: Iterable[PropertyChange]) -> str:
+    """What a send policy update changes for the person, in words: mail that the new policy
+    does not allow is refused as soon as `pulumi up` applies it."""
+    change = next((p for p in properties if p.top == "policy"), None)
+    if change is None or not isinstance(change.before, str) or not isinstance(change.after, str):
+        return ""
+    try:
+        what = describe_send_policy_change(json.loads(change.before), json.loads(change.after))
+    except (ValueError, AttributeError, TypeError):
+        return ""
+    return f"send policy changes what this person may send, from `pulumi up` on: {what}" if what else ""
 
 
 def diff_stack(base: Sequence[Resource], head: Sequence[Resource],

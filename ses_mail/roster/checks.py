@@ -101,6 +101,15 @@ def _check_person(defaults: Defaults, i: int, person: Person, problem: Any) -> N
         else:
             problem((*at, "name"), NO_VALUE, "is required because defaults.display_name pins every From display "
                     "name to `name`: give a name, a display_name text, or display_name: false")
+    if display is False and person.name:
+        # false (the default) allows `name` as the display name: it goes into the policy, and
+        # passes the checks a display_name text does.
+        try:
+            normalize_display_name(person.name)
+        except ValueError as err:
+            via = "display_name: false" if person.display_name is False else "defaults.display_name: false"
+            problem((*at, "name"), person.name, f"is an allowed From display name ({via}: `name` or none), "
+                    f"and as one it {err}; or write display_name: any")
 
     delivery = person.delivery or defaults.delivery
     delivery_path = (*at, "delivery") if person.delivery else ("defaults", "delivery")
