@@ -215,6 +215,9 @@ def test_a_boundary_caps_what_the_policy_allows():
     ("ses-mail:permissionsBoundary", "arn:aws:iam::123456789012:role/x", "is not a managed policy ARN"),
     ("ses-mail:iamPath", "ses-smtp", "is not an IAM path"),
     ("ses-mail:iamPath", "/a//b/", "is not an IAM path"),
+    # the secrets' admin path: every SMTP user there would be exempt from the secrets' Deny
+    ("ses-mail:iamPath", "/ses-mail-admin/", "is the secret admin path /ses-mail-admin/"),
+    ("ses-mail:iamPath", "/ses-mail-admin/smtp/", "is under the secret admin path /ses-mail-admin/"),
 ])
 def test_bad_stack_config_is_a_clean_error_before_anything_is_registered(write_roster, key, value, words):
     from ses_mail.review.emulation import AwsMocks

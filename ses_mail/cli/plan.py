@@ -110,7 +110,11 @@ def _status_columns(status: dict[str, Any]) -> list[str]:
     """Status, delivery, current key generation and restrictions, from `credential_status`."""
     restrictions = status.get("restrictions") or {}
     narrowed = [f"{name}={value if isinstance(value, str) else ','.join(value)}"
-                for name, value in restrictions.items() if value not in (None, "any", [], ())]
+                for name, value in restrictions.items()
+                if name != "display_names" and value not in (None, "any", [], ())]
+    if restrictions.get("display_names") == "any":
+        # The opt-out is worth seeing: this person may present under any (non-address) name.
+        narrowed.insert(0, "display_name=ANY(opted-out)")
     key = str(status.get("key", ""))
     if status.get("previous_key"):
         key += f" (+{status['previous_key']})"
