@@ -109,13 +109,14 @@ class SmtpSender(pulumi.ComponentResource):
         usable = not settings.suspended
         self.secret = None
         if settings.delivery == "pgp":
-            # Only what the provider encrypted to the person's key: no plain secret exists.
+            # Only what SMTP needs, encrypted to the person's key: the SMTP password (and the key id,
+            # as username, and the PGP fingerprint). Never the encrypted secret access key, with
+            # which the person could call the SES API directly.
             self.password = pulumi.Output.secret(None)
             credential = {**base, "delivery": "pgp",
                           "key_fingerprint": self.access_key.key_fingerprint}
             if usable:
                 credential["encrypted_password"] = self.access_key.encrypted_ses_smtp_password_v4
-                credential["encrypted_secret"] = self.access_key.encrypted_secret
         else:
             # Wrapped explicitly: the secret must stay secret even where the engine does not
             # honour the provider's own secret markings (as under mocks). `apply` keeps the
