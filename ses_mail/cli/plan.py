@@ -16,6 +16,7 @@ import pulumi
 
 from ses_mail.cli.console import counting
 from ses_mail.project import ProjectError, find_project
+from ses_mail.roster.identifiers import both_forms
 from ses_mail.review.changes import COMPONENT_KINDS, ROSTER_COMPONENTS, Group, Resource, group_of, resources, short_type
 from ses_mail.review.engine import ProgramRun, run_program
 
@@ -126,7 +127,9 @@ def render(run: ProgramRun) -> str:
            "(mock engine: ids, DKIM tokens and keys are FAKE emulations; secrets are not shown)", ""]
     groups = group_by_component(run)
     for group, children in groups:
-        header = f"+ {_HEADERS.get(group.kind, group.kind)} {group.name}".rstrip()
+        # An IDN shows both forms, so a reviewer sees what readers see beside what DNS holds.
+        shown = both_forms(group.name) if group.kind == "domain" else group.name
+        header = f"+ {_HEADERS.get(group.kind, group.kind)} {shown}".rstrip()
         if children and all(r.retain_on_delete for r in children):
             header += ADOPTED_NOTE
         out.append(header)

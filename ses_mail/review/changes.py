@@ -17,6 +17,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
+from ses_mail.roster.identifiers import both_forms
 from ses_mail.specs.iam_policy import describe_send_policy_change
 
 # --- provider knowledge -----------------------------------------------------------------
@@ -209,6 +210,8 @@ class Group:
 
     @property
     def label(self) -> str:
+        if self.kind == "domain" and self.name:
+            return f"{self.kind} {both_forms(self.name)}"  # an IDN in both forms
         return f"{self.kind} {self.name}" if self.name else self.kind
 
 
