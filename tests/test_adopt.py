@@ -25,7 +25,7 @@ from ses_mail.review.changes import DELETE, diff_stack, resources
 from ses_mail.review.engine import run_program
 from ses_mail.review.render import render_json, render_text, Report
 from tests.iam_eval import Request, allows
-from tests.support.live_aws import REGION, Calls, identity, readme_policy
+from tests.support.live_aws import REGION, Calls, documented_policy, identity
 
 OTHER = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -476,7 +476,7 @@ def resource_of(service: str, operation: str, params: dict) -> str:
     return "*"
 
 
-def test_readme_policy_covers_every_call_adopt_makes(project, fake):
+def test_documented_policy_covers_every_call_adopt_makes(project, fake):
     directory = project(MIXED.replace("  - name: fresh.example\n",
                                       "  - name: fresh.example\n  - name: later.example\n    existing: adopt\n"))
     verified_domain(fake)
@@ -485,7 +485,7 @@ def test_readme_policy_covers_every_call_adopt_makes(project, fake):
     fake.expect(["example.com", "later.example", "partner.example"], searched=True)
     code, report, _ = adopt(directory, fake)
     assert code == 0, report["findings"]
-    policy = readme_policy("## Already using SES?")
+    policy = documented_policy("operations.md", "## Already using SES?")
     made = {(s, op) for s, op, _ in fake.calls}
     assert {("ses", "GetEmailIdentity"), ("ses", "ListEmailIdentities"), ("route53", "ListHostedZonesByName"),
             ("route53", "ListResourceRecordSets"), ("sts", "GetCallerIdentity")} <= made

@@ -27,7 +27,7 @@ from ses_mail.specs.iam_policy import identity_arn, send_as_policy
 from ses_mail.specs.key_slots import key_slots
 from ses_mail.specs.naming import IAM_USER_PATH, SEND_POLICY_NAME, iam_user_name
 from tests.iam_eval import Request, allows
-from tests.support.live_aws import REGION, Calls, add_user_boundaries, factory, readme_policy
+from tests.support.live_aws import REGION, Calls, add_user_boundaries, documented_policy, factory
 
 ACCOUNT = "123456789012"  # moto's account
 ROSTER = """
@@ -319,8 +319,8 @@ def test_check_keys_counts_generations_and_statuses():
 
 # --- permissions, read-only, end to end ---------------------------------------------------------
 
-def test_readme_policy_allows_every_call_audit_makes(tmp_path, capsys, aws):
-    policy = readme_policy("### Audit credentials: `ses-mail audit`")
+def test_documented_policy_allows_every_call_audit_makes(tmp_path, capsys, aws):
+    policy = documented_policy("operations.md", "## Audit credentials: `ses-mail audit`")
     provision()
     iam = boto3.client("iam")
     iam.create_login_profile(UserName=TARO, Password="Correct-Horse-1")
@@ -331,7 +331,7 @@ def test_readme_policy_allows_every_call_audit_makes(tmp_path, capsys, aws):
         "iam:ListUserPolicies", "iam:GetUserPolicy", "iam:ListAttachedUserPolicies", "iam:ListGroupsForUser",
         "iam:GetLoginProfile", "iam:ListMFADevices", "cloudwatch:GetMetricData"}
     for action in sorted(calls.actions):
-        assert allows(policy, Request(action, "*")), f"README's audit policy does not allow {action}"
+        assert allows(policy, Request(action, "*")), f"the documented audit policy does not allow {action}"
     for statement in policy["Statement"]:
         assert statement["Effect"] == "Allow"
         for action in statement["Action"]:

@@ -177,7 +177,7 @@ def test_turning_the_set_off(run):
     arn = result.outputs["identities"]["test1.com"]
     assert policy == send_as_policy("taro@test1.com", arn)
     assert sent(policy, [Request("ses:SendRawEmail", arn, {"ses:FromAddress": "taro@test1.com"})])
-    # Any set someone else applies is refused: this is what the README warns about.
+    # Any set someone else applies is refused: this is what docs/deliverability.md warns about.
     assert not allows(policy, Request("ses:SendRawEmail", OTHER_SET, {"ses:FromAddress": "taro@test1.com"}))
     assert len(result.of_type(TYPES["alarm"])) == 2 and result.of_type(TYPES["topic"])
     topic_policy = json.loads(result.of_type(TYPES["topic_policy"])[0].inputs["policy"])

@@ -4,7 +4,7 @@ Each test builds a scratch git repository holding only this project's program fi
 __main__.py, Pulumi.yaml) with its own stack file and rosters (shop.example, corp.example:
 never the project's example roster), commits a base, commits a change, and runs, with the
 scratch repository as working directory:
-  (a) `make diff BASE=<base sha> VENV=<this venv>`, as the README tells a person to;
+  (a) `make diff BASE=<base sha> VENV=<this venv>`, as docs/review-and-ci.md tells a person to;
   (b) the `run:` script of the diff step of .github/workflows/pull-request.yml, read from the
       workflow file, with BASE_SHA set as the workflow sets it.
 So a base side that reads the working tree's roster or stack config (issue 7: "No changes",

@@ -21,7 +21,7 @@ from ses_mail.live.target import resolve_target
 from ses_mail.roster import parse_roster
 from ses_mail.specs.dns_records import DnsRecord, dkim_records, route53_values, static_records
 from tests.iam_eval import Request, allows
-from tests.support.live_aws import REGION, TOKENS, Calls, account, factory, identity, not_found, readme_policy, ses_client
+from tests.support.live_aws import REGION, TOKENS, Calls, account, documented_policy, factory, identity, not_found, ses_client
 from tests.support.dns_server import serve_zone
 
 ROSTER = """
@@ -465,8 +465,8 @@ def test_clients_honour_aws_endpoint_url(monkeypatch):
     assert make("sesv2").meta.region_name == REGION
 
 
-def test_readme_policy_allows_every_call_doctor_makes(tmp_path, capsys, zone):
-    policy = readme_policy("### Check a live account: `ses-mail doctor`")
+def test_documented_policy_allows_every_call_doctor_makes(tmp_path, capsys, zone):
+    policy = documented_policy("operations.md", "## Check a live account: `ses-mail doctor`")
     calls = Calls()
     put_in_route53(zone, expected())
     put_reputation(0.001, 0.0001)
@@ -476,7 +476,7 @@ def test_readme_policy_allows_every_call_doctor_makes(tmp_path, capsys, zone):
                              "route53:ListResourceRecordSets", "ses:GetEmailIdentity", "ses:GetAccount",
                              "cloudwatch:GetMetricData"}
     for action in sorted(calls.actions):
-        assert allows(policy, Request(action, "*")), f"README's doctor policy does not allow {action}"
+        assert allows(policy, Request(action, "*")), f"the documented doctor policy does not allow {action}"
     assert all(s["Effect"] == "Allow" for s in policy["Statement"])
     for statement in policy["Statement"]:
         for action in statement["Action"]:

@@ -231,3 +231,16 @@ def test_resource_patterns_match_iam_paths():
                           ("arn:aws:iam::123456789012:user/ses-mail-admin", False),
                           ("arn:aws:iam::123456789012:user/SES-MAIL-ADMIN/alice", False)]:
         assert allows(policy, Request("iam:CreateUser", arn)) is expected, arn
+
+
+def test_a_trust_policy_matches_only_tokens_of_its_federated_provider():
+    trust = {"Statement": [{"Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::1:oidc-provider/idp"},
+                            "Action": "sts:AssumeRoleWithWebIdentity",
+                            "Condition": {"StringEquals": {"idp:sub": "me"}}}]}
+    ok = Request("sts:AssumeRoleWithWebIdentity", "arn:aws:iam::1:role/r", {"idp:sub": "me"},
+                 federated="arn:aws:iam::1:oidc-provider/idp")
+    assert decide([trust], ok) == "Allow"
+    assert decide([trust], Request(ok.action, ok.resource, {"idp:sub": "you"}, federated=ok.federated)) == "ImplicitDeny"
+    assert decide([trust], Request(ok.action, ok.resource, ok.context, federated="arn:aws:iam::1:oidc-provider/x")) == "ImplicitDeny"
+    # An AWS principal never matches a Federated-only statement.
+    assert decide([trust], Request(ok.action, ok.resource, ok.context, principal="arn:aws:iam::1:user/u")) == "ImplicitDeny"

@@ -1,8 +1,11 @@
 """The README's main command, run as a user runs it."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+
+import pytest
 
 from ses_mail.specs.smtp_password import smtp_password
 from ses_mail.review.emulation import fake_dkim_tokens, fake_secret_key
@@ -14,8 +17,13 @@ def plan(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-def test_plan_shows_every_resource_and_record_for_the_dev_stack():
-    done = plan("--stack", "dev")
+@pytest.fixture(scope="module")
+def dev_plan() -> subprocess.CompletedProcess:
+    return plan("--stack", "dev")
+
+
+def test_plan_shows_every_resource_and_record_for_the_dev_stack(dev_plan):
+    done = dev_plan
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "Offline plan for stack 'dev'" in out and "SES region ap-northeast-1" in out
@@ -30,6 +38,21 @@ def test_plan_shows_every_resource_and_record_for_the_dev_stack():
     assert out.index("+ SesMail ses-mail") < out.index("+ SendingDomain example.com")
     assert "exported as a Pulumi secret" in out
     assert fake_secret_key("taro@example.com-key") not in out + done.stderr
+
+
+def test_the_documented_plan_excerpt_is_what_make_plan_prints(dev_plan):
+    """docs/resources.md shows an excerpt of the dev stack's plan: every line it shows (`…` marks
+    lines left out) is a line of the real output, in the same order."""
+    assert dev_plan.returncode == 0, dev_plan.stderr
+    page = (PROJECT_DIR / "docs" / "resources.md").read_text(encoding="utf-8")
+    [excerpt] = re.findall(r"```\n(Offline plan for stack 'dev'.*?)```", page, re.S)
+    shown = [line.rstrip() for line in excerpt.splitlines() if line.strip() not in ("", "…")]
+    assert len(shown) > 15
+    printed = [line.rstrip() for line in dev_plan.stdout.splitlines()]
+    position = 0
+    for line in shown:
+        assert line in printed[position:], f"the documented plan line is not printed (in this order): {line!r}"
+        position = printed.index(line, position) + 1
 
 
 def test_plan_reports_a_bad_roster_cleanly(tmp_path):

@@ -74,15 +74,15 @@ def test_python_versions_agree():
             assert version == minimum, f"{workflow.name} tests {version}, the oldest supported is {minimum}"
 
 
-def test_mixed_case_recipient_patterns_are_lowercased_and_then_case_sensitive_as_the_readme_says():
-    """README (The roster, `recipients`): `Bob@Partner.example` becomes `bob@partner.example`,
+def test_mixed_case_recipient_patterns_are_lowercased_and_then_case_sensitive_as_documented():
+    """docs/roster.md (`recipients`): `Bob@Partner.example` becomes `bob@partner.example`,
     and IAM then refuses mail to `Bob@Partner.example`."""
     from ses_mail.roster import parse_roster
     from ses_mail.specs.iam_policy import SEND_ACTION, send_as_policy
     from tests.iam_eval import Request, allows
 
-    readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
-    assert "(`Bob@Partner.example` becomes\n  `bob@partner.example`)" in readme
+    roster_doc = (PROJECT_DIR / "docs" / "roster.md").read_text(encoding="utf-8")
+    assert "(`Bob@Partner.example` becomes\n  `bob@partner.example`)" in roster_doc
     roster = parse_roster("domains:\n  - name: shop.example\npeople:\n  - email: ann@shop.example\n"
                           "    recipients: ['Bob@Partner.example']\n", "roster.yaml")
     [ann] = roster.people

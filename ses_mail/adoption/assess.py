@@ -17,27 +17,18 @@ import pulumi
 
 from ses_mail.adoption import importfile
 from ses_mail.adoption.account import Account, RecordSet
-from ses_mail.adoption.importfile import IDENTITY, IMPORT_IDS, MAIL_FROM, RECORD, Node
+from ses_mail.adoption.importfile import Node
+from ses_mail.findings import ERROR, Finding
 from ses_mail.project import NAMESPACE, Project
+from ses_mail.resource_types import IDENTITY, MAIL_FROM, RECORD, TYPES
 from ses_mail.review.emulation import AwsMocks
 from ses_mail.review.engine import run_program
 from ses_mail.roster import Roster
 
 _ZONE_TOKEN = "aws:route53/getZone:getZone"
+#: The types adopt compares with the account and imports (each has an `import_id`).
+ASSESSED = (IDENTITY, MAIL_FROM, RECORD)
 _FEEDBACK_MX = re.compile(r"^\d+ feedback-smtp\.[a-z0-9-]+\.amazonses\.com$")
-
-
-@dataclass(frozen=True)
-class Finding:
-    """Something that cannot be adopted safely, and how to fix it."""
-
-    domain: str
-    code: str
-    message: str
-    fix: str
-
-    def as_json(self) -> dict[str, str]:
-        return {"domain": self.domain, "code": self.code, "message": self.message, "fix": self.fix}
 
 
 @dataclass
@@ -140,7 +131,8 @@ class Assessor:
         self._record_sets: dict[tuple[str, str], list[RecordSet]] = {}
 
     def find(self, domain: str, code: str, message: str, fix: str) -> None:
-        self.findings.append(Finding(domain, code, message, fix))
+        """Something that cannot be adopted safely (always an error: no import file is written)."""
+        self.findings.append(Finding(code, ERROR, domain, message, fix))
 
     # --- SES -----------------------------------------------------------------------------
     def identities(self, domains: list[str]) -> dict[str, dict[str, Any] | None]:
@@ -357,15 +349,16 @@ def assess(*, project: Project, stack: str, roster: Roster, roster_path: Path, r
         else:
             item = assessor.record_item(domain, node)
         if item.action == "import":
-            item.import_id = IMPORT_IDS[node.type](node.inputs, provider_region)
+            import_id = TYPES[node.type].import_id
+            assert import_id is not None  # every type assessed above has one
+            item.import_id = import_id(node.inputs, provider_region)
             chosen.append((node, item.import_id))
         items.append(item)
 
-    # Anything else the program registers under an adopted domain's component has no import
-    # rule here: say so rather than leave it out silently (`pulumi up` will create it).
-    known = {IDENTITY, MAIL_FROM, RECORD}
+    # Anything else the program registers under an adopted domain's component is not assessed
+    # for import: say so rather than leave it out silently (`pulumi up` will create it).
     for node in nodes:
-        if node.component or node.type in known or node.type == importfile.STACK_TYPE:
+        if node.component or node.type in ASSESSED or node.type == importfile.STACK_TYPE:
             continue
         ancestors = {a.urn for a in importfile.ancestry(node, by_urn)} if node.parent else set()
         domain = next((owners[u] for u in ancestors if u in owners), None)
@@ -376,7 +369,7 @@ def assess(*, project: Project, stack: str, roster: Roster, roster_path: Path, r
     referenced = [Referenced(d.name, (run.outputs.get("identities") or {}).get(d.name, ""),
                              identity_status(idents.get(d.name))) for d in refer]
     for ref in referenced:
-        if idents.get(ref.domain) is None and not any(f.domain == ref.domain for f in assessor.findings):
+        if idents.get(ref.domain) is None and not any(f.subject == ref.domain for f in assessor.findings):
             assessor.find(ref.domain, "reference-missing",
                           f"the referenced identity {ref.domain} does not exist in {region}: people of this domain "
                           "could not send",

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Optional
 
+from ses_mail.findings import Finding, failing
 from ses_mail.live.clients import ClientFactory
 from ses_mail.live.dns_check import Resolver
 from ses_mail.live.findings import (
-    Finding, check_account, check_data_beside_cname, check_delegation, check_identity,
-    check_record, check_reputation, failing, next_hour,
+    check_account, check_data_beside_cname, check_delegation, check_identity, check_record, check_reputation,
+    next_hour,
 )
 from ses_mail.live.target import Target
 from ses_mail.roster import Domain

@@ -295,7 +295,7 @@ def render_markdown(reports: list[Report], limit: int = MARKDOWN_LIMIT) -> str:
             "shown._", ""]
     body: list[str] = []
     for report in reports:
-        body += _markdown_report(report, many_groups=len(reports) > 1)
+        body += _markdown_report(report)
     text = "\n".join(head + body).rstrip() + "\n"
     if len(text) > limit:
         cut = text[:limit].rsplit("\n", 1)[0]
@@ -307,7 +307,7 @@ def render_markdown(reports: list[Report], limit: int = MARKDOWN_LIMIT) -> str:
     return text
 
 
-def _markdown_report(report: Report, many_groups: bool) -> list[str]:
+def _markdown_report(report: Report) -> list[str]:
     out = [f"### Stack `{report.stack}`", "", f"base `{report.base}` → head `{report.head}`", ""]
     if report.removed:
         return out + ["> [!WARNING]", f"> **Stack file deleted**: {REMOVED_STACK}.", ""]
@@ -334,7 +334,7 @@ def _markdown_report(report: Report, many_groups: bool) -> list[str]:
         out += [f"> - {_md_inline(line)}" for line in rotation_lines(diff)]
         out.append("")
     for type_ in diff.unknown_types:
-        out += [f"> [!NOTE]", f"> No replacement rules for `{type_}`: `pulumi preview` decides whether its "
+        out += ["> [!NOTE]", f"> No replacement rules for `{type_}`: `pulumi preview` decides whether its "
                 "updates replace it.", ""]
     groups = diff.groups()
     collapse = len(groups) > 10

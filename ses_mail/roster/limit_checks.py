@@ -30,6 +30,9 @@ from typing import Any, Callable
 from ses_mail.roster.errors import NO_VALUE, Problem
 from ses_mail.roster.model import Person, Roster
 from ses_mail.roster.paths import Path_, field_name
+from ses_mail.modes.delivery import delivery_mode
+from ses_mail.modes.dns import dns_provider
+from ses_mail.modes.existing import existing_mode
 from ses_mail.roster.settings import Settings
 from ses_mail.specs import limits as L
 from ses_mail.specs.dns_records import DKIM_TOKEN_LENGTH, dmarc_record, txt_strings
@@ -142,11 +145,11 @@ def _check_counts(roster: Roster, at: Any, warnings: list[Problem]) -> None:
 
     count(("people",), L.IAM_USERS_PER_ACCOUNT, len(roster.people), "need one IAM user each")
     # `existing: reference` domains get no identity here, `dns: external` ones no Route 53 records.
-    owned = [d for d in roster.domains if d.existing != "reference"]
+    owned = [d for d in roster.domains if existing_mode(d.existing).manages]
     count(("domains",), L.SES_IDENTITIES_PER_REGION, len(owned), "need one SES identity each")
     zones: dict[str, list[int]] = {}
     for i, domain in enumerate(roster.domains):
-        if domain.existing != "reference" and domain.dns == "route53":
+        if existing_mode(domain.existing).manages and dns_provider(domain.dns).uses_zone:
             zones.setdefault(domain.hosted_zone, []).append(i)
     for zone, indices in zones.items():
         records = _RECORDS_PER_ZONE + sum(
@@ -224,8 +227,8 @@ def _check_person(roster: Roster, i: int, person: Person, deployment: Deployment
 
     _check_send_policy(i, person, settings, deployment, at, warnings,
                        with_set=roster.deliverability.configuration_set)
-    if settings.delivery == "secrets_manager" and settings.secret_readers:
-        _check_secret(i, person, settings, deployment, at, warnings)
+    if delivery_mode(settings.delivery).uses_secret and settings.secret_readers:
+        _check_secret(i, person, settings, deployment, at)
 
 
 def _check_send_policy(i: int, person: Person, settings: Settings, deployment: Deployment, at: Any,
@@ -262,8 +265,7 @@ def _check_send_policy(i: int, person: Person, settings: Settings, deployment: D
                            f"`ses-mail validate --region <region>`){detail}", warnings)
 
 
-def _check_secret(i: int, person: Person, settings: Settings, deployment: Deployment, at: Any,
-                  warnings: list[Problem]) -> None:
+def _check_secret(i: int, person: Person, settings: Settings, deployment: Deployment, at: Any) -> None:
     address, where = person.email, ("people", i)
     readers = f"{len(settings.secret_readers):,} secret_readers ({_source(person, 'secret_readers')})"
 

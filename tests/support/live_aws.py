@@ -3,7 +3,7 @@ for SES v2 (moto's has no GetAccount, no DKIM tokens, and never verifies an iden
 
 `Calls` records every operation a command's clients attempt, with its parameters (before botocore
 sends it), and fails the test at once on anything that is not a read; the same record proves the
-README's IAM policy allows every call. `aws` is the fixture for moto's emulation with test
+documented IAM policy (docs/operations.md) allows every call. `aws` is the fixture for moto's emulation with test
 credentials and nothing from the machine's AWS configuration. Stubbed SES v2 answers are validated by the Stubber against AWS's API model,
 both ways: a request or response shape AWS would not accept fails the test.
 """
@@ -21,7 +21,7 @@ from moto import mock_aws
 
 from ses_mail.live.clients import guard
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 REGION = "eu-west-1"
 #: IAM action prefix of each boto3 service name (the SES v2 API's actions are `ses:`).
 ACTION_PREFIX = {"sesv2": "ses", "iam": "iam", "sts": "sts", "cloudwatch": "cloudwatch", "route53": "route53"}
@@ -148,14 +148,14 @@ def not_found(stubber: Stubber, domain: str) -> None:
                              expected_params={"EmailIdentity": domain})
 
 
-# --- the README's policies ------------------------------------------------------------------
+# --- the documented policies ---------------------------------------------------------------
 
-def readme_policy(heading: str) -> dict[str, Any]:
-    """The first ```json block after `heading` in README.md."""
-    text = README.read_text(encoding="utf-8")
-    start = text.index(heading)
+def documented_policy(page: str, heading: str) -> dict[str, Any]:
+    """The first ```json block after the line `heading` in docs/`page`."""
+    text = (DOCS / page).read_text(encoding="utf-8")
+    start = text.index(f"\n{heading}\n")
     block = re.search(r"```json\n(.*?)```", text[start:], re.S)
-    assert block, f"no JSON policy after {heading!r} in README.md"
+    assert block, f"no JSON policy after {heading!r} in docs/{page}"
     return json.loads(block.group(1))
 
 
