@@ -59,6 +59,8 @@ def build() -> SesMail:
     pulumi.export("dns_records", mail.dns_records)
     pulumi.export("deliverability", mail.deliverability_summary)
     pulumi.export("verification", mail.verification)
+    if mail.dmarc_reports is not None:
+        pulumi.export("dmarc_reports", mail.dmarc_reports)
     return mail
 
 

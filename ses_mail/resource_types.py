@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from ses_mail.specs.iam_policy import describe_send_policy_change
+from ses_mail.specs.report_receiving import stage_of_record
 from ses_mail.specs.smtp_password import smtp_password
 
 #: The account the emulated provider runs in.
@@ -162,6 +163,13 @@ def record_import_id(zone_id: str, name: str, type_: str) -> str:
     finds the type as the first `_`-separated part that is a record type, so `_dmarc.` and
     `_domainkey.` names parse)."""
     return f"{zone_id}_{name.rstrip('.').lower()}_{type_}"
+
+
+def _record_attention(before: Inputs, after: Inputs) -> str:
+    """A DMARC record's new value is a step of the domain's rollout: say which."""
+    stages = [stage_of_record(str(v)) for v in after.get("records") or []]
+    stage = next((s for s in stages if s), None)
+    return f"DMARC rollout stage now: {stage} (docs/dmarc.md, Rollout steps)" if stage else ""
 
 
 def _emulate_record(name: str, inputs: Inputs, region: str) -> tuple[str, dict[str, Any]]:
@@ -328,6 +336,70 @@ def _emulate_metric_alarm(name: str, inputs: Inputs, region: str) -> tuple[str, 
                    "tagsAll": inputs.get("tags", {})}
 
 
+# --- DMARC report receiving: the bucket, its settings, the receipt rule (set) ---------------------
+
+BUCKET = "aws:s3/bucket:Bucket"
+BUCKET_PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+BUCKET_OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
+BUCKET_ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+BUCKET_LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+RECEIPT_RULE_SET = "aws:ses/receiptRuleSet:ReceiptRuleSet"
+RECEIPT_RULE = "aws:ses/receiptRule:ReceiptRule"
+ACTIVE_RECEIPT_RULE_SET = "aws:ses/activeReceiptRuleSet:ActiveReceiptRuleSet"
+
+
+def _emulate_bucket(name: str, inputs: Inputs, region: str) -> tuple[str, dict[str, Any]]:
+    bucket = inputs["bucket"]
+    return bucket, {"arn": f"arn:aws:s3:::{bucket}", "bucketDomainName": f"{bucket}.s3.amazonaws.com",
+                    "region": _region(inputs, region), "tagsAll": inputs.get("tags", {})}
+
+
+def _emulate_bucket_part(name: str, inputs: Inputs, region: str) -> tuple[str, dict[str, Any]]:
+    # The provider's id of a bucket's sub-resource is the bucket's name.
+    return inputs["bucket"], {"region": _region(inputs, region)}
+
+
+def _bucket_policy_summary(inputs: Inputs) -> str:
+    parts = []
+    for st in json.loads(inputs["policy"]).get("Statement", []):
+        principal = st.get("Principal")
+        who = principal.get("Service") if isinstance(principal, dict) else principal
+        condition = ",".join(f"{k}={_last_name(v)[0]}" for test in (st.get("Condition") or {}).values()
+                             for k, v in test.items())
+        parts.append(f"{st['Effect']} {who} {st['Action']} if {condition}")
+    return "; ".join(parts)
+
+
+def _encryption_summary(inputs: Inputs) -> str:
+    rule = (inputs.get("rules") or [{}])[0]
+    default = rule.get("applyServerSideEncryptionByDefault") or {}
+    return f"sse={default.get('sseAlgorithm')}" + (f" key={default['kmsMasterKeyId']}" if default.get("kmsMasterKeyId") else "")
+
+
+def _lifecycle_summary(inputs: Inputs) -> str:
+    return "; ".join(f"{(r.get('filter') or {}).get('prefix', '')}* expires after {int(r['expiration']['days'])} days"
+                     for r in inputs.get("rules") or [] if r.get("expiration"))
+
+
+def _emulate_rule_set(name: str, inputs: Inputs, region: str) -> tuple[str, dict[str, Any]]:
+    region = _region(inputs, region)
+    set_name = inputs["ruleSetName"]
+    return set_name, {"arn": f"arn:aws:ses:{region}:{ACCOUNT_ID}:receipt-rule-set/{set_name}", "region": region}
+
+
+def _emulate_rule(name: str, inputs: Inputs, region: str) -> tuple[str, dict[str, Any]]:
+    region = _region(inputs, region)
+    arn = f"arn:aws:ses:{region}:{ACCOUNT_ID}:receipt-rule-set/{inputs['ruleSetName']}:receipt-rule/{inputs['name']}"
+    return inputs["name"], {"arn": arn, "region": region}
+
+
+def _rule_summary(inputs: Inputs) -> str:
+    actions = " ".join(f"s3://{a['bucketName']}/{a.get('objectKeyPrefix', '')}" for a in inputs.get("s3Actions") or [])
+    return (f"set={inputs['ruleSetName']} recipients={','.join(inputs.get('recipients') or [])} -> {actions} "
+            f"scan={inputs.get('scanEnabled')} tls={inputs.get('tlsPolicy')}")
+
+
 # --- the table ---------------------------------------------------------------------------------
 # `replace_on` checked against the provider source; notes where it is not obvious.
 
@@ -369,6 +441,7 @@ _ALL = (
         consequences={"delete": "DNS record removed", "replace": "DNS record moved (old name removed)"},
         computed={"fqdn": None},
         import_id=lambda inputs, _: record_import_id(inputs["zoneId"], inputs["name"], inputs["type"]),
+        attention=_record_attention,
     ),
     ResourceType(
         USER,
@@ -483,6 +556,89 @@ _ALL = (
         f"({i.get('statistic')} over {int(i.get('period', 0))}s)",
         emulate=_emulate_metric_alarm,
         consequences={"delete": "reputation alarm removed"},
+    ),
+    ResourceType(
+        BUCKET,
+        replace_on=frozenset({"bucket", "bucketPrefix", "objectLockEnabled", "region"}),
+        summary=lambda i: f"name={i['bucket']} force_destroy={i.get('forceDestroy')}",
+        emulate=_emulate_bucket,
+        consequences={"delete": "DMARC report bucket deleted (only when empty): stored reports are gone",
+                      "replace": "DMARC report bucket recreated: stored reports stay in the old one"},
+        computed={"arn": None, "bucketDomainName": None, "tagsAll": None},
+        import_id=lambda inputs, _: inputs["bucket"],
+    ),
+    ResourceType(
+        BUCKET_PUBLIC_ACCESS_BLOCK,
+        replace_on=frozenset({"bucket", "region"}),
+        summary=lambda i: "public access blocked: " + ",".join(
+            k for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets") if i.get(k)),
+        emulate=_emulate_bucket_part,
+        consequences={"delete": "the report bucket's public access block removed"},
+        import_id=lambda inputs, _: inputs["bucket"],
+    ),
+    ResourceType(
+        BUCKET_OWNERSHIP,
+        replace_on=frozenset({"bucket", "region"}),
+        summary=lambda i: f"object_ownership={(i.get('rule') or {}).get('objectOwnership')}",
+        emulate=_emulate_bucket_part,
+        import_id=lambda inputs, _: inputs["bucket"],
+    ),
+    ResourceType(
+        BUCKET_ENCRYPTION,
+        replace_on=frozenset({"bucket", "expectedBucketOwner", "region"}),
+        summary=_encryption_summary,
+        emulate=_emulate_bucket_part,
+        import_id=lambda inputs, _: inputs["bucket"],
+    ),
+    ResourceType(
+        BUCKET_LIFECYCLE,
+        replace_on=frozenset({"bucket", "expectedBucketOwner", "region"}),
+        summary=_lifecycle_summary,
+        emulate=_emulate_bucket_part,
+        consequences={"delete": "DMARC reports no longer expire"},
+        import_id=lambda inputs, _: inputs["bucket"],
+    ),
+    ResourceType(
+        BUCKET_POLICY,
+        # `policy` is a PutBucketPolicy update.
+        replace_on=frozenset({"bucket", "region"}),
+        summary=_bucket_policy_summary,
+        emulate=_emulate_bucket_part,
+        consequences={"delete": "SES may no longer store DMARC reports: they bounce",
+                      "replace": "bucket policy briefly removed: reports arriving meanwhile bounce"},
+        import_id=lambda inputs, _: inputs["bucket"],
+    ),
+    ResourceType(
+        RECEIPT_RULE_SET,
+        replace_on=frozenset({"ruleSetName", "region"}),
+        summary=lambda i: f"name={i['ruleSetName']}",
+        emulate=_emulate_rule_set,
+        consequences={"delete": "receipt rule set deleted with its rules: no more DMARC reports",
+                      "replace": "receipt rule set recreated: reports bounce until it is active again"},
+        computed={"arn": None},
+        import_id=lambda inputs, _: inputs["ruleSetName"],
+    ),
+    ResourceType(
+        RECEIPT_RULE,
+        # Recipients, actions, scanning and TLS are UpdateReceiptRule.
+        replace_on=frozenset({"name", "ruleSetName", "region"}),
+        summary=_rule_summary,
+        emulate=_emulate_rule,
+        consequences={"delete": "DMARC reports no longer stored: they bounce"},
+        computed={"arn": None},
+        import_id=lambda inputs, _: f"{inputs['ruleSetName']}:{inputs['name']}",
+    ),
+    ResourceType(
+        ACTIVE_RECEIPT_RULE_SET,
+        replace_on=frozenset({"ruleSetName", "region"}),
+        summary=lambda i: f"active set of the region: {i['ruleSetName']}",
+        emulate=lambda name, inputs, region: (inputs["ruleSetName"], {
+            "arn": f"arn:aws:ses:{_region(inputs, region)}:{ACCOUNT_ID}:receipt-rule-set/{inputs['ruleSetName']}",
+            "region": _region(inputs, region)}),
+        consequences={"delete": "no receipt rule set active in the region: SES receives no mail there",
+                      "replace": "the region's active receipt rule set switched"},
+        computed={"arn": None},
+        import_id=lambda inputs, _: inputs["ruleSetName"],
     ),
 )
 

@@ -233,10 +233,10 @@ def test_import_file_follows_a_parent_component_generically(monkeypatch, project
 
     made: list[Wrapper] = []
 
-    def wrapped(domain, *, region, zone_id, opts=None):
+    def wrapped(name, args, opts=None):
         if not made:
             made.append(Wrapper())
-        return original(domain, region=region, zone_id=zone_id, opts=pulumi.ResourceOptions(parent=made[0]))
+        return original(name, args, opts=pulumi.ResourceOptions(parent=made[0]))
 
     # The program imports SendingDomain afresh on each run (runpy), from this module.
     monkeypatch.setattr(module, "SendingDomain", wrapped)
@@ -508,3 +508,24 @@ def test_text_report_lists_adoption_and_next_steps(project, fake):
     assert code == 0
     assert "adopt  Record" in text and "first `pulumi up` changes records" in text
     assert f"pulumi import --file {out} --generate-code=false" in text
+
+
+ADOPT_WITH_REPORTS = ADOPT_ONE + """reports:
+  address: dmarc@reports.example.com
+"""
+
+
+@pytest.mark.parametrize("mx, refused", [("10 mx.mail-provider.example", True),
+                                         (f"10 inbound-smtp.{REGION}.amazonaws.com", False)])
+def test_a_reports_subdomain_that_receives_mail_is_refused(project, fake, mx, refused):
+    directory = project(ADOPT_WITH_REPORTS)
+    verified_domain(fake)
+    fake.record("example.com", "reports.example.com", "MX", mx)
+    fake.expect(["example.com"], searched=False)
+    code, report, out = adopt(directory, fake)
+    found = [f for f in report["findings"] if f["code"] == "reports-host-receives-mail"]
+    if refused:
+        assert code == 1 and not out.exists() and len(found) == 1
+        assert "mx.mail-provider.example" in found[0]["message"] and "reports.address" in found[0]["fix"]
+    else:  # SES's own inbound endpoint of the stack's region: this stack's MX, already there
+        assert not found and code == 0, report["findings"]

@@ -151,8 +151,8 @@ def test_password_output_is_a_pulumi_secret_inside_the_component():
 
     @pulumi.runtime.test
     def check():
-        sender = SmtpSender(Person(email="taro@test1.com"), region="eu-west-1",
-                            identity_arn="arn:aws:ses:eu-west-1:123456789012:identity/test1.com")
+        sender = SmtpSender("taro@test1.com", {"person": Person(email="taro@test1.com"), "region": "eu-west-1",
+                                               "identity_arn": "arn:aws:ses:eu-west-1:123456789012:identity/test1.com"})
         credential = gather(sender.credential_tree, secret=True)
 
         async def secrecy():

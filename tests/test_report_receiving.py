@@ -267,3 +267,137 @@ def test_kms_encryption_is_the_buckets_and_no_zone_means_no_mx():
     assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "aws:kms",
                                                                             "kmsMasterKeyId": key}
     assert not by_type(mocks, "route53/record:Record")
+
+
+# --- wired into the stack (SesMail) ----------------------------------------------------------
+
+STACK_ROSTER = """
+domains:
+  - name: example.com
+    dmarc: {rua: [postmaster@example.com]}
+  - name: other.org
+    dmarc: {policy: quarantine, testing: true}
+people:
+  - email: ann@example.com
+reports:
+  address: dmarc@reports.example.com
+"""
+
+
+def run_stack(tmp_path, text=STACK_ROSTER, *, active=None, region=REGION):
+    from ses_mail.review.engine import run_program
+
+    path = tmp_path / "roster.yaml"
+    path.write_text(text, encoding="utf-8")
+    mocks = AwsMocks(region=region, active_rule_set=active)
+    run = run_program(roster=path, region=region, mocks=mocks,
+                      config={"ses-mail:secretAdmins": f"arn:aws:iam::{ACCOUNT}:user/fake"})
+    return run, mocks
+
+
+def test_a_stack_with_reports_registers_mx_rule_set_rule_and_a_bucket_only_its_ses_writes(tmp_path):
+    run, mocks = run_stack(tmp_path)
+    bucket = spec.bucket_name("dev", ACCOUNT, REGION)
+    rule_arn = spec.rule_arn(REGION, ACCOUNT, "ses-mail-dev", spec.rule_name("dev"))
+    (rule_set,) = by_type(mocks, "ReceiptRuleSet")
+    (active,) = by_type(mocks, "ActiveReceiptRuleSet")
+    (rule,) = by_type(mocks, "ReceiptRule")
+    assert rule_set.inputs["ruleSetName"] == active.inputs["ruleSetName"] == rule.inputs["ruleSetName"] == "ses-mail-dev"
+    assert rule.inputs["recipients"] == ["dmarc@reports.example.com"]
+    assert rule.inputs["s3Actions"][0]["bucketName"] == bucket
+    records = {(r.inputs["name"], r.inputs["type"]): r.inputs["records"] for r in by_type(mocks, "route53/record:Record")}
+    mx = records[("reports.example.com", "MX")]
+    rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.MX, mx[0])
+    assert rdata.exchange.to_text(omit_final_dot=True) == f"inbound-smtp.{REGION}.amazonaws.com"
+    # The registered policy, evaluated: this stack's rule writes; another account's or rule does not.
+    (policy,) = by_type(mocks, "BucketPolicy")
+    document = json.loads(policy.inputs["policy"])
+    put = lambda account, arn: Request("s3:PutObject", f"arn:aws:s3:::{bucket}/dmarc/m1",  # noqa: E731
+                                       {"aws:SourceAccount": account, "aws:SourceArn": arn,
+                                        "aws:SecureTransport": "true"}, service="ses.amazonaws.com")
+    assert decide_service(document, put(ACCOUNT, rule_arn)) == "Allow"
+    assert decide_service(document, put("210987654321", rule_arn.replace(ACCOUNT, "210987654321"))) == "ImplicitDeny"
+    assert decide_service(document, put(ACCOUNT, spec.rule_arn(REGION, ACCOUNT, "other-set", "r"))) == "ImplicitDeny"
+    # Every domain reports to the address (explicit rua kept, first), parsed as a receiver would.
+    import checkdmarc.dmarc as cd
+    for domain, first in (("example.com", "postmaster@example.com"), ("other.org", None)):
+        (value,) = records[(f"_dmarc.{domain}", "TXT")]
+        parsed = cd.parse_dmarc_record(value.strip('"'), domain, parked=False, include_tag_descriptions=False)
+        rua = [u["address"] for u in parsed["tags"]["rua"]["value"]]
+        assert rua == [a for a in (first, "dmarc@reports.example.com") if a]
+    # other.org is another organisation: the authorisation is published in example.com's zone.
+    assert records[("other.org._report._dmarc.reports.example.com", "TXT")] == ["v=DMARC1"]
+    assert ("example.com._report._dmarc.reports.example.com", "TXT") not in records
+    # The outputs: the MX among dns_records, the rollout stages in dmarc_reports.
+    assert {"name": "reports.example.com", "type": "MX", "ttl": 600,
+            "value": f"10 inbound-smtp.{REGION}.amazonaws.com"} in run.outputs["dns_records"]
+    summary = run.outputs["dmarc_reports"]
+    assert summary["bucket"] == bucket and summary["rule_set"] == "ses-mail-dev"
+    assert summary["rollout"] == {"example.com": "none", "other.org": "quarantine, testing"}
+    authorizations = run.outputs["deliverability"]["dmarc_report_authorizations"]
+    assert [(a["domain"], a["published_by"]) for a in authorizations] == [("other.org", "this stack")]
+
+
+def test_another_active_rule_set_stops_the_stack_before_anything_is_registered(tmp_path):
+    with pytest.raises(pulumi.RunError, match="join: inbound-main") as err:
+        run_stack(tmp_path, active="inbound-main")
+    assert "roster.yaml" in str(err.value)
+    joined, mocks = run_stack(tmp_path, STACK_ROSTER + "  join: inbound-main\n", active="inbound-main")
+    assert not by_type(mocks, "ReceiptRuleSet") and not by_type(mocks, "ActiveReceiptRuleSet")
+    assert by_type(mocks, "ReceiptRule")[0].inputs["ruleSetName"] == "inbound-main"
+
+
+def test_a_region_without_receiving_stops_the_stack_before_anything_is_registered(tmp_path):
+    from ses_mail.review.engine import run_program
+
+    path = tmp_path / "roster.yaml"
+    path.write_text(STACK_ROSTER, encoding="utf-8")
+    mocks = AwsMocks(region="us-west-1")
+    with pytest.raises(pulumi.RunError, match="does not receive mail in us-west-1"):
+        run_program(roster=path, region="us-west-1", mocks=mocks)
+    assert not [r for r in mocks.registrations if r.type != "pulumi:pulumi:Stack"]
+
+
+def test_an_external_parent_domain_lists_the_mx_for_whoever_keeps_its_dns(tmp_path):
+    text = STACK_ROSTER.replace("  - name: example.com\n", "  - name: example.com\n    dns: external\n")
+    run, mocks = run_stack(tmp_path, text)
+    assert not [r for r in by_type(mocks, "route53/record:Record") if r.inputs["type"] == "MX"
+                and r.inputs["name"] == "reports.example.com"]
+    rows = run.outputs["dns_records"]
+    assert {"name": "reports.example.com", "type": "MX", "ttl": 600,
+            "value": f"10 inbound-smtp.{REGION}.amazonaws.com"} in rows
+    assert any(r["name"] == "other.org._report._dmarc.reports.example.com" for r in rows)
+    assert by_type(mocks, "ReceiptRule")
+
+
+def test_a_stack_without_reports_asks_nothing_and_registers_nothing_for_them(tmp_path):
+    run, mocks = run_stack(tmp_path, STACK_ROSTER.split("reports:")[0])
+    assert not [r for r in mocks.registrations if r.type.startswith(("aws:s3/", "aws:ses/receipt", "aws:ses/active"))]
+    assert not [c for c, _ in mocks.calls if "ReceiptRuleSet" in c]
+    assert "dmarc_reports" not in run.outputs
+
+
+def test_plan_shows_the_receiving_resources_and_each_domains_rollout_stage(tmp_path):
+    from ses_mail.cli.plan import render
+
+    run, _ = run_stack(tmp_path)
+    text = render(run)
+    assert "+ ReportReceiving ses-mail-dmarc-reports" in text
+    for token in ("ReceiptRuleSet", "ReceiptRule", "ActiveReceiptRuleSet", "BucketPolicy", "Bucket "):
+        assert token in text, token
+    assert "DMARC rollout: example.com none; other.org quarantine, testing" in text
+    assert f"DMARC reports to dmarc@reports.example.com: MX reports.example.com -> 10 inbound-smtp.{REGION}" in text
+
+
+def test_the_diff_names_the_new_rollout_stage(tmp_path):
+    from ses_mail.review.changes import diff_stack
+    from ses_mail.review.render import attention_lines
+
+    before, _ = run_stack(tmp_path)
+    after, _ = run_stack(tmp_path, STACK_ROSTER.replace("policy: quarantine, testing: true", "policy: reject"))
+    from ses_mail.review.changes import resources
+    snap = lambda run: list(resources((r.type, r.name, r.inputs, run.options.get((r.type, r.name)))  # noqa: E731
+                                      for r in run.registrations))
+    diff = diff_stack(snap(before), snap(after))
+    assert any("other.org" in line and "DMARC rollout stage now: reject" in line for line in attention_lines(diff)), \
+        attention_lines(diff)

@@ -49,6 +49,8 @@ people:
     previous_key: 1
   - email: eve@elsewhere.example
     status: suspended
+reports:
+  address: dmarc@reports.made.example
 """
 
 NO_CONFIGURATION_SET = """

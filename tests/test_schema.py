@@ -116,3 +116,44 @@ def test_the_generator_command_prints_the_same_schema():
     done = subprocess.run([sys.executable, "-m", "ses_mail.cli.schema"], cwd=PROJECT_DIR, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0 and json.loads(done.stdout) == json.loads(schema.render())
+
+
+# --- the plugin's package schema: what `pulumi package add` consumers are generated from --------
+
+PLUGIN_SCHEMA = PROJECT_DIR / "tests" / "support" / "plugin_schema.json"
+
+
+def plugin_schema(components: list | None = None) -> dict:
+    """The component's part of the plugin's schema (resources and types), as the plugin serves it."""
+    from pulumi.provider.experimental.component import ComponentProvider
+
+    from ses_mail import SesMail
+
+    document = json.loads(ComponentProvider(components or [SesMail], "ses-mail", None, "0.0.0").schema)
+    return {"resources": document["resources"], "types": document["types"]}
+
+
+def write_plugin_schema() -> None:
+    """Accept a deliberate schema change: `venv/bin/python -c 'from tests.test_schema import write_plugin_schema as w; w()'`."""
+    PLUGIN_SCHEMA.write_text(json.dumps(plugin_schema(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def test_the_plugin_schema_is_pinned():
+    """Every input, output, type and description of the package schema is as committed: a new public
+    annotation on SesMail (an output in every language) or a changed input fails here."""
+    pinned = json.loads(PLUGIN_SCHEMA.read_text(encoding="utf-8"))
+    assert plugin_schema() == pinned, ("the plugin schema changed: if on purpose, run write_plugin_schema() "
+                                       "(see its docstring) and say so in CHANGELOG.md")
+
+
+def test_a_new_public_annotation_would_change_the_pinned_schema():
+    """The pin is sensitive to exactly the accident it guards against: a public annotation becomes an output."""
+    import pulumi
+
+    from ses_mail import SesMail
+
+    # Built with type(): this module's annotations are strings (`from __future__ import annotations`).
+    widened_class = type("SesMail", (SesMail,), {"__annotations__": {"extra": pulumi.Output[str]}})
+    widened = plugin_schema([widened_class])["resources"]["ses-mail:index:SesMail"]
+    pinned = json.loads(PLUGIN_SCHEMA.read_text(encoding="utf-8"))["resources"]["ses-mail:index:SesMail"]
+    assert set(widened["properties"]) - set(pinned["properties"]) == {"extra"}

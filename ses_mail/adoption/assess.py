@@ -166,6 +166,32 @@ class Assessor:
                       "use `existing: reference` for this domain (the identity stays as it is and only "
                       "credentials are created), or move it to Easy DKIM yourself first")
 
+    # --- DMARC reports subdomain -------------------------------------------------------
+    def reports_host(self, zone_ids: Mapping[str, str]) -> None:
+        """The reports subdomain must receive no mail yet: an MX there (other than SES's inbound
+        endpoint of this region, i.e. this stack's own) means its mail goes elsewhere."""
+        from ses_mail.specs.report_receiving import domain_of, inbound_endpoint, parent_domain
+
+        reports = self.roster.reports
+        assert reports is not None
+        host = domain_of(reports.address)
+        parent = parent_domain(reports.address, self.roster.domains)
+        zone_id = zone_ids.get(parent.hosted_zone)
+        if zone_id is None:
+            found = self.account.zone(parent.hosted_zone)
+            zone_id = found.ids[0] if len(found.ids) == 1 else None
+        if zone_id is None:
+            return  # not in Route 53 here: doctor checks the public MX
+        ours = {inbound_endpoint(self.region)} if self.region else set()
+        mx = [v for r in self.record_sets(zone_id, host) if r.type == "MX" for v in r.values
+              if v.split()[-1].rstrip(".").lower() not in ours]
+        if mx:
+            self.find(parent.name, "reports-host-receives-mail",
+                      f"{host} already has MX records ({', '.join(mx)}): its mail goes elsewhere, and the reports "
+                      f"address {reports.address} must be at a subdomain that receives no mail yet",
+                      "choose another subdomain for `reports.address` (e.g. dmarc@dmarc-reports."
+                      f"{parent.name}), then run `ses-mail adopt` again")
+
     # --- Route 53 ------------------------------------------------------------------------
     def record_sets(self, zone_id: str, name: str) -> list[RecordSet]:
         key = (zone_id, name)
@@ -211,7 +237,11 @@ class Assessor:
                       f"{where} is a record with {same.routing}, which the program's plain record cannot express",
                       "replace it by a simple record yourself, or manage this domain's DNS elsewhere")
         existing = comparable(same)
-        if type_ == "MX" and any(not _FEEDBACK_MX.match(v.rstrip(".").lower()) for v in same.values):
+        reports = self.roster.reports
+        reports_host = reports.address.rpartition("@")[2] if reports is not None else None
+        # The reports subdomain's MX is SES receiving's, checked by reports_host(); any other is MAIL FROM.
+        if type_ == "MX" and name != reports_host and any(not _FEEDBACK_MX.match(v.rstrip(".").lower())
+                                                          for v in same.values):
             self.find(domain, "mail-from-mx-in-use",
                       f"{where} already routes mail elsewhere ({', '.join(same.values)}); as the MAIL FROM domain "
                       "its MX must point at SES's feedback endpoint, which would take that mail away",
@@ -301,6 +331,9 @@ def assess(*, project: Project, stack: str, roster: Roster, roster_path: Path, r
                           "delete the unused zone (the one the domain's NS records do not delegate to)")
         else:
             zone_ids[zone] = found.ids[0]
+
+    if roster.reports is not None:
+        assessor.reports_host(zone_ids)
 
     cfg = dict(stack_config)
     cfg[f"{NAMESPACE}:region"] = region

@@ -19,6 +19,7 @@ from ses_mail.cli.exit_codes import EXIT_OK, EXIT_USAGE
 from ses_mail.project import ProjectError, find_project
 from ses_mail.resource_types import RECORD, describe, percent
 from ses_mail.roster.identifiers import both_forms
+from ses_mail.specs.report_receiving import stage_of_record
 from ses_mail.review.changes import COMPONENT_KINDS, ROSTER_COMPONENTS, Group, Resource, group_of, resources, short_type
 from ses_mail.review.engine import ProgramRun, run_program
 
@@ -133,6 +134,17 @@ def _deliverability_notes(run: ProgramRun) -> list[str]:
         who = "published by this stack" if auth["published_by"] == "this stack" else \
             f"ACTION NEEDED: {auth['report_domain']} must publish it, or receivers send no reports"
         out.append(f"  DMARC reports of {auth['domain']} go to {auth['report_domain']}: {auth['name']} TXT v=DMARC1 ({who})")
+    stages = {r["name"].removeprefix("_dmarc."): stage_of_record(str(r["value"]))
+              for r in run.outputs.get("dns_records") or [] if r["type"] == "TXT" and r["name"].startswith("_dmarc.")}
+    if stages:
+        out.append("  DMARC rollout: " + "; ".join(f"{d} {s}" for d, s in sorted(stages.items()) if s))
+    reports = run.outputs.get("dmarc_reports")
+    if reports:
+        out.append(f"  DMARC reports to {reports['address']}: MX {reports['mx_record']['name']} -> "
+                   f"{reports['mx_record']['value']}; rule {reports['rule']} in receipt rule set {reports['rule_set']}; "
+                   f"stored in s3://{reports['bucket']} for {reports['retention_days']} days (read with `ses-mail dmarc --stack`)")
+    else:
+        out.append("  DMARC reports: not received by this stack (roster `reports:`, docs/dmarc.md)")
     for domain, v in sorted((run.outputs.get("verification") or {}).items()):
         wait = v.get("pulumi_up_waits_minutes")
         out.append(f"  {domain} is verified when its {len(v.get('must_resolve') or [])} DKIM CNAMEs resolve publicly; "

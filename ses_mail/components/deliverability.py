@@ -4,11 +4,13 @@ reputation alarms and (optionally) the account-level suppression list.
 A thin shell over `ses_mail.specs.deliverability`: every value comes from there. The program
 creates this before the domains and senders, and hands each of them what it needs through
 `domain_options` and `sender_options`.
+
+No `from __future__ import annotations`: the Args TypedDict's `NotRequired` markers must be
+evaluated for its optional keys (`__optional_keys__`) to be right at run time.
 """
-from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any, NotRequired, Optional, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -17,29 +19,58 @@ from ses_mail.roster import Domain, Roster
 from ses_mail.specs import deliverability as spec
 
 
-class Deliverability(pulumi.ComponentResource):
-    """`configuration_set_name`/`configuration_set_arn` are None when the roster turns the set off."""
+class DeliverabilityArgs(TypedDict):
+    """What `Deliverability` builds from."""
 
+    roster: Roster
+    """The validated roster: its `deliverability` section and the domains' report authorisations. Required."""
+    stack: str
+    """The configuration set key (`ses_mail.stack_settings`): names the set, the topic, the alarms
+    and their `ses-mail:stack` tag. Required."""
+    region: str
+    """SES region of every resource. Required."""
+    bounce_alarm: NotRequired[float]
+    """Account bounce rate (a fraction) at which the alarm notifies the topic. Default: 0.02."""
+    complaint_alarm: NotRequired[float]
+    """Account complaint rate (a fraction) at which the alarm notifies the topic. Default: 0.0005."""
+
+
+class Deliverability(pulumi.ComponentResource):
+    """The stack's configuration set, feedback topic, event destinations and reputation alarms.
+
+    Children a program may read or adjust: `configuration_set` (None when the roster turns the
+    set off, as are `configuration_set_name`/`configuration_set_arn`), `topic`, `topic_policy`,
+    `alarms` (by key: `bounce-rate`, `complaint-rate`), `event_destinations` (by destination name),
+    `subscriptions` (by endpoint) and `account_suppression` (None unless the roster asks for it).
+    Resource names derive from the configuration set's name, whatever the component's name.
+    """
+
+    configuration_set: Optional[aws.sesv2.ConfigurationSet]
     configuration_set_name: Optional[pulumi.Output[str]]
     configuration_set_arn: Optional[pulumi.Output[str]]
     topic: aws.sns.Topic
+    topic_policy: aws.sns.TopicPolicy
+    alarms: dict[str, aws.cloudwatch.MetricAlarm]
+    event_destinations: dict[str, aws.sesv2.ConfigurationSetEventDestination]
+    subscriptions: dict[str, aws.sns.TopicSubscription]
+    account_suppression: Optional[aws.sesv2.AccountSuppressionAttributes]
     summary: pulumi.Output[dict]
 
-    def __init__(self, roster: Roster, *, stack: str, region: str,
-                 bounce_alarm: float = spec.DEFAULT_BOUNCE_ALARM,
-                 complaint_alarm: float = spec.DEFAULT_COMPLAINT_ALARM,
-                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
-        name = spec.configuration_set_name(stack)
+    def __init__(self, name: str, args: DeliverabilityArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("ses-mail:index:Deliverability", name, None, opts)
+        roster, stack, region = args["roster"], args["stack"], args["region"]
+        # The set's name names every child, so the component's own name never moves a resource.
+        name = spec.configuration_set_name(stack)
         child = pulumi.ResourceOptions(parent=self)
         settings = roster.deliverability
         self._roster = roster
         self._report_records = spec.report_records_by_domain(roster.domains)
 
+        self.configuration_set = None
         self.configuration_set_name = None
         self.configuration_set_arn = None
         if settings.configuration_set:
-            configuration_set = aws.sesv2.ConfigurationSet(
+            configuration_set = self.configuration_set = aws.sesv2.ConfigurationSet(
                 f"{name}-configuration-set",
                 configuration_set_name=name,
                 region=region,
@@ -55,9 +86,10 @@ class Deliverability(pulumi.ComponentResource):
         self.topic = aws.sns.Topic(f"{name}-feedback-topic", name=spec.topic_name(name), region=region,
                                    tags={"ses-mail:stack": stack}, opts=child)
 
-        alarms = spec.reputation_alarms(name, bounce_alarm, complaint_alarm)
-        alarm_resources = [
-            aws.cloudwatch.MetricAlarm(
+        alarms = spec.reputation_alarms(name, args.get("bounce_alarm", spec.DEFAULT_BOUNCE_ALARM),
+                                        args.get("complaint_alarm", spec.DEFAULT_COMPLAINT_ALARM))
+        self.alarms = {
+            alarm.key: aws.cloudwatch.MetricAlarm(
                 f"{name}-{alarm.key}-alarm",
                 name=alarm.name,
                 alarm_description=alarm.description,
@@ -77,10 +109,11 @@ class Deliverability(pulumi.ComponentResource):
                 opts=child,
             )
             for alarm in alarms
-        ]
+        }
+        alarm_resources = list(self.alarms.values())
 
         set_arn = self.configuration_set_arn if self.configuration_set_arn is not None else pulumi.Output.from_input(None)
-        aws.sns.TopicPolicy(
+        self.topic_policy = aws.sns.TopicPolicy(
             f"{name}-feedback-topic-policy",
             arn=self.topic.arn,
             policy=pulumi.Output.all(self.topic.arn, set_arn, *[a.arn for a in alarm_resources]).apply(
@@ -89,11 +122,12 @@ class Deliverability(pulumi.ComponentResource):
             opts=child,
         )
 
+        self.event_destinations = {}
         if self.configuration_set_name is not None:
             for destination, definition in (
                     (spec.SNS_DESTINATION, self.topic.arn.apply(spec.sns_event_destination)),
                     (spec.CLOUDWATCH_DESTINATION, spec.cloudwatch_event_destination())):
-                aws.sesv2.ConfigurationSetEventDestination(
+                self.event_destinations[destination] = aws.sesv2.ConfigurationSetEventDestination(
                     f"{name}-events-{destination}",
                     configuration_set_name=self.configuration_set_name,
                     event_destination_name=destination,
@@ -103,8 +137,9 @@ class Deliverability(pulumi.ComponentResource):
                 )
 
         subscribers = [spec.subscriber(s) for s in settings.notify]
+        self.subscriptions = {}
         for sub in subscribers:
-            aws.sns.TopicSubscription(
+            self.subscriptions[sub.endpoint] = aws.sns.TopicSubscription(
                 f"{name}-notify-{sub.endpoint}",
                 topic=self.topic.arn,
                 protocol=sub.protocol,
@@ -113,8 +148,9 @@ class Deliverability(pulumi.ComponentResource):
                 opts=child,
             )
 
+        self.account_suppression = None
         if settings.account_suppression:
-            aws.sesv2.AccountSuppressionAttributes(
+            self.account_suppression = aws.sesv2.AccountSuppressionAttributes(
                 f"{name}-account-suppression",
                 suppressed_reasons=list(spec.SUPPRESSION_REASONS),
                 region=region,
@@ -129,7 +165,7 @@ class Deliverability(pulumi.ComponentResource):
         self.register_outputs({"summary": self.summary})
 
     def domain_options(self, domain: Domain) -> dict[str, Any]:
-        """SendingDomain keyword arguments: default set, records for other domains, waiting."""
+        """`SendingDomainArgs` fields it decides: default set, records for other domains, waiting."""
         return {
             "configuration_set_name": self.configuration_set_name,
             "report_records": tuple(self._report_records.get(domain.name, ())),
@@ -138,6 +174,6 @@ class Deliverability(pulumi.ComponentResource):
         }
 
     def sender_options(self) -> dict[str, Any]:
-        """SmtpSender keyword arguments: the set every send policy must allow."""
+        """`SmtpSenderArgs` fields it decides: the set every send policy must allow."""
         return {"configuration_set_arn": self.configuration_set_arn}
 

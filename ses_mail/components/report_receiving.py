@@ -52,6 +52,8 @@ class ReportReceivingArgs:
     #: to replace another one (spec.rule_set_plan). Default: True; False only where the caller has
     #: already decided (tests, a program that asked once for several components).
     check_active_rule_set: bool = True
+    #: With `check_active_rule_set` False: the active set the caller found (None: none active).
+    active_rule_set: Optional[str] = None
 
 
 def active_rule_set(region: str, opts: Optional[pulumi.InvokeOptions] = None) -> Optional[str]:
@@ -83,7 +85,7 @@ class ReportReceiving(pulumi.ComponentResource):
         super().__init__("ses-mail:index:ReportReceiving", name, None, opts)
         record = spec.mx_record(args.address, args.region, args.ttl)  # refuses a region without receiving
         active = (active_rule_set(args.region, pulumi.InvokeOptions(parent=self))
-                  if args.check_active_rule_set else None)
+                  if args.check_active_rule_set else args.active_rule_set)
         plan = spec.rule_set_plan(ours=args.rule_set_name, active=active, join=args.join)
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)

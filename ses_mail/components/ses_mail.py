@@ -24,6 +24,7 @@ from pulumi.runtime.settings import monitor_supports_feature
 
 from ses_mail.components.deliverability import Deliverability
 from ses_mail.components.outputs import gather
+from ses_mail.components.report_receiving import ReportReceiving, ReportReceivingArgs, active_rule_set
 from ses_mail.components.sending_domain import SendingDomain
 from ses_mail.components.smtp_sender import SecretsManagerOptions, SmtpSender, finish_status
 from ses_mail.modes.delivery import delivery_mode, delivery_modes
@@ -31,6 +32,7 @@ from ses_mail.modes.dns import dns_provider
 from ses_mail.roster import Deployment, Roster, RosterError, load_roster_checked
 from ses_mail.roster.identifiers import domain_of
 from ses_mail.roster.restrictions import account_of
+from ses_mail.specs import report_receiving as receiving_spec
 from ses_mail.specs.iam_policy import SECRET_ADMIN_PATH, arn_matches, default_secret_admins, identity_arn
 from ses_mail.stack_settings import DEFAULT_NAME, SettingsError, StackSettings, from_args
 
@@ -41,24 +43,7 @@ TYPE = "ses-mail:index:SesMail"
 
 
 class SesMailArgs(TypedDict):
-    """What `SesMail` builds from. Only `roster` is required; every other field has a default.
-
-    - `roster`: path of the roster file (YAML). Required. Relative paths are relative to the
-      working directory (for `pulumi up`, the project directory).
-    - `region`: AWS region SES sends from. Default: the AWS provider's region.
-    - `iam_path`: IAM path of the SMTP users. Default: `/ses-smtp/`.
-    - `permissions_boundary`: managed policy ARN set as every SMTP user's permissions boundary.
-      Default: none.
-    - `secrets_kms_key`: KMS key (id, ARN or alias) encrypting the Secrets Manager secrets of
-      people with `delivery: secrets_manager`. Default: the account's `aws/secretsmanager` key.
-    - `secret_admins`: IAM role or user ARNs exempt from those secrets' Deny (whoever runs
-      `pulumi up` must be one). Default: every role and user under the IAM path
-      `/ses-mail-admin/` of the account (the same for every principal, so a preview role and the
-      deploy role plan the same policy).
-    - `bounce_rate_alarm`, `complaint_rate_alarm`: account reputation rates (fractions) at which
-      the CloudWatch alarms notify the feedback topic. Default: 0.02 and 0.0005, well below SES's
-      review levels of 5% and 0.1% (README, Deliverability).
-    """
+    """What `SesMail` builds from; the stack config (docs/stack-config.md) sets the same fields."""
 
     roster: str
     """Path of the roster file (YAML). Required; relative to the working directory."""
@@ -240,6 +225,52 @@ def _invoke_options(opts: Optional[pulumi.ResourceOptions]) -> Optional[pulumi.I
     return pulumi.InvokeOptions(provider=provider) if provider is not None else None
 
 
+@dataclass(frozen=True)
+class ReportsPlan:
+    """DMARC report receiving as decided before anything is registered: the roster whose domains
+    report to the address (`rua`), and the receiving component's arguments."""
+
+    roster: Roster
+    args: ReportReceivingArgs
+
+
+def plan_reports(roster: Roster, stack_key: str, region: str, caller: Caller, zone_ids: Mapping[str, str],
+                 file: Path, invoke: Optional[pulumi.InvokeOptions]) -> Optional[ReportsPlan]:
+    """None without `reports:`. Refuses a region without SES receiving and another active
+    receipt rule set not named by `reports.join` (one look-up, before anything is registered).
+    The MX goes in the zone of the roster domain above the reports subdomain; when that domain's
+    DNS is kept elsewhere, the MX is only listed (output dns_records) for whoever keeps it."""
+    reports = roster.reports
+    if reports is None:
+        return None
+    try:
+        receiving_spec.inbound_endpoint(region)
+        active = active_rule_set(region, invoke)
+        rule_set = receiving_spec.rule_set_name(stack_key)
+        receiving_spec.rule_set_plan(ours=rule_set, active=active, join=reports.join)
+    except receiving_spec.ReceivingError as err:
+        raise pulumi.RunError(f"{file}: reports: {err}") from None
+    parent = receiving_spec.parent_domain(reports.address, roster.domains)
+    zone_id = zone_ids.get(parent.hosted_zone) if dns_provider(parent.dns).uses_zone else None
+    args = ReportReceivingArgs(
+        address=reports.address, region=region, account_id=caller.account_id,
+        bucket_name=reports.bucket or receiving_spec.bucket_name(stack_key, caller.account_id, region),
+        rule_set_name=rule_set, rule_name=receiving_spec.rule_name(stack_key), zone_id=zone_id, join=reports.join,
+        retention_days=reports.retention_days, kms_key_arn=reports.kms_key, ttl=parent.ttl,
+        partition=caller.partition, tags={"ses-mail:stack": stack_key},
+        check_active_rule_set=False, active_rule_set=active)
+    domains = tuple(receiving_spec.with_reports(roster.domains, reports.address))
+    return ReportsPlan(roster.model_copy(update={"domains": domains}), args)
+
+
+def reports_summary(plan: ReportsPlan, receiving: ReportReceiving) -> pulumi.Output[dict[str, Any]]:
+    """The stack output `dmarc_reports`: where reports go and each domain's rollout stage."""
+    plain = {"address": plan.args.address, "rule_set": receiving.rule_set_name, "rule": receiving.rule_name,
+             "mx_record": receiving.mx_record, "retention_days": plan.args.retention_days,
+             "rollout": {d.name: receiving_spec.rollout_stage(d.dmarc) for d in plan.roster.domains if d.managed}}
+    return receiving.bucket_name.apply(lambda bucket: {**plain, "bucket": bucket})
+
+
 #: Until 0.4.0: domains and senders were registered at the stack root before 0.3.0. The alias
 #: lets a stack deployed with 0.2.x adopt them (and, through their aliases, all their children)
 #: in place; see README, "Using the component from another program".
@@ -294,6 +325,10 @@ class SesMail(pulumi.ComponentResource):
         # default admins name its account.
         caller = caller_identity(invoke)
         secrets = secrets_manager_options(roster, settings, roster_path, caller, invoke)
+        # DMARC report receiving: checked now, its component registered after the domains.
+        reports = plan_reports(roster, set_key or name, region, caller, zone_ids, roster_path, invoke)
+        if reports is not None:
+            roster = reports.roster  # every domain's rua includes the reports address
         # Every identity's ARN as a plain value (the provider's own format): send policies need not
         # wait for the identity, so the identity can wait for them (below).
         identity_arns = {d.name: identity_arn(region, caller.account_id, d.name, caller.partition)
@@ -308,31 +343,44 @@ class SesMail(pulumi.ComponentResource):
 
         # Stack-level first: identities name its configuration set, send policies allow it.
         # (New in 0.3.0, so born under the component: no alias.)
-        self.feedback = Deliverability(roster, stack=set_key, region=region,
-                                       bounce_alarm=settings.bounce_rate_alarm, complaint_alarm=settings.complaint_rate_alarm,
-                                       opts=pulumi.ResourceOptions(parent=self))
+        self._deliverability = Deliverability(
+            set_name, {"roster": roster, "stack": set_key, "region": region,
+                       "bounce_alarm": settings.bounce_rate_alarm, "complaint_alarm": settings.complaint_rate_alarm},
+            opts=pulumi.ResourceOptions(parent=self))
         # People first: an identity applies the stack's configuration set to every send, so it must
         # not get (or change) its default set before the send policies allow that set. Each
         # identity waits for its people's policies; no policy waits for an identity.
-        self.people: dict[str, SmtpSender] = {
-            p.email: SmtpSender(p, region=region, identity_arn=identity_arns[p.domain],
-                                settings=roster.settings(p), iam_path=settings.iam_path,
-                                permissions_boundary=settings.permissions_boundary, secrets=secrets,
-                                opts=child(), **self.feedback.sender_options())
+        sender_options = self._deliverability.sender_options()
+        self._people: dict[str, SmtpSender] = {
+            p.email: SmtpSender(p.email, {
+                "person": p, "region": region, "identity_arn": identity_arns[p.domain], "settings": roster.settings(p),
+                "iam_path": settings.iam_path, "permissions_boundary": settings.permissions_boundary,
+                "secrets": secrets, **sender_options}, opts=child())
             for p in roster.people
         }
         # Domains managed elsewhere (`existing: reference`): no resource here, only their ARN.
-        self.domains: dict[str, SendingDomain] = {
-            d.name: SendingDomain(d, region=region,
-                                  zone_id=zone_ids.get(d.hosted_zone) if dns_provider(d.dns).uses_zone else None,
-                                  opts=child(), after=[s.policy for a, s in self.people.items() if domain_of(a) == d.name],
-                                  **self.feedback.domain_options(d))
+        self._domains: dict[str, SendingDomain] = {
+            d.name: SendingDomain(d.name, {
+                "domain": d, "region": region,
+                "zone_id": zone_ids.get(d.hosted_zone) if dns_provider(d.dns).uses_zone else None,
+                "after": [s.policy for a, s in self._people.items() if domain_of(a) == d.name],
+                **self._deliverability.domain_options(d)}, opts=child())
             for d in roster.domains if d.managed
         }
 
+        # --- DMARC report receiving (docs/dmarc.md): only with `reports:` in the roster ---
+        self.reports: Optional[ReportReceiving] = None
+        self.dmarc_reports: Optional[pulumi.Output[dict[str, Any]]] = None
+        extra_records: list[dict[str, Any]] = []
+        if reports is not None:
+            self.reports = ReportReceiving(f"{name}-dmarc-reports", reports.args, opts=pulumi.ResourceOptions(parent=self))
+            self.dmarc_reports = reports_summary(reports, self.reports)
+            extra_records.append(self.reports.mx_record)
+        # --- end of DMARC report receiving ---
+
         # Each output gathered in one Output.all over its Output leaves: a dict of per-person
         # Outputs costs dozens of Outputs per person (components/outputs.py).
-        people = self.people
+        people = self._people
         self.smtp_credentials = gather({a: s.credential_tree for a, s in people.items()}, secret=True)
         self.senders = gather({
             p.email: {"iam_user": people[p.email].user.name, "domain": p.domain, "name": p.name}
@@ -341,11 +389,11 @@ class SesMail(pulumi.ComponentResource):
         self.credential_status = gather({a: s.status_tree for a, s in people.items()},
                                         then=lambda all_: {a: finish_status(v) for a, v in all_.items()})
         # The identities' own ARN outputs, so the output waits for them (same values as identity_arns).
-        self.identities = gather({**identity_arns, **{name: d.identity_arn for name, d in self.domains.items()}})
-        self.dns_records = pulumi.Output.all(*[d.dns_records for d in self.domains.values()]).apply(
-            lambda per_domain: [row for rows in per_domain for row in rows])
-        self.deliverability_summary = self.feedback.summary
-        self.verification = gather({name: d.verification for name, d in self.domains.items()})
+        self.identities = gather({**identity_arns, **{name: d.identity_arn for name, d in self._domains.items()}})
+        self.dns_records = pulumi.Output.all(*[d.dns_records for d in self._domains.values()]).apply(
+            lambda per_domain: [row for rows in per_domain for row in rows] + extra_records)
+        self.deliverability_summary = self._deliverability.summary
+        self.verification = gather({name: d.verification for name, d in self._domains.items()})
         self.register_outputs({
             "deliverability_summary": self.deliverability_summary,
             "verification": self.verification,
@@ -354,4 +402,27 @@ class SesMail(pulumi.ComponentResource):
             "senders": self.senders,
             "smtp_credentials": self.smtp_credentials,
             "credential_status": self.credential_status,
+            **({"dmarc_reports": self.dmarc_reports} if self.dmarc_reports is not None else {}),
         })
+
+    # The children, as properties: a public annotation on this class would become an output of
+    # the plugin's schema (tests/test_schema.py::test_the_plugin_schema_is_pinned).
+    @property
+    def domains(self) -> Mapping[str, SendingDomain]:
+        """Each managed domain's component (identity, mail_from, records), by domain."""
+        return self._domains
+
+    @property
+    def people(self) -> Mapping[str, SmtpSender]:
+        """Each person's component (user, policy, access_keys, secret), by address."""
+        return self._people
+
+    @property
+    def deliverability(self) -> Deliverability:
+        """The stack's configuration set, feedback topic and reputation alarms."""
+        return self._deliverability
+
+    @property
+    def feedback(self) -> Deliverability:
+        """`deliverability` under the name 0.3.0 documented, so programs written for it keep working."""
+        return self._deliverability

@@ -1,10 +1,13 @@
-"""One person's SMTP credential: IAM user, send policy, access keys, and how they are handed over."""
-from __future__ import annotations
+"""One person's SMTP credential: IAM user, send policy, access keys, and how they are handed over.
+
+No `from __future__ import annotations`: the Args TypedDict's `NotRequired` markers must be
+evaluated for its optional keys (`__optional_keys__`) to be right at run time.
+"""
 
 import importlib
 import json
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, NotRequired, Optional, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -31,6 +34,27 @@ class SecretsManagerOptions:
     kms_key: str | None = None
 
 
+class SmtpSenderArgs(TypedDict):
+    """What `SmtpSender` builds from."""
+
+    person: Person
+    """The roster's person: the address the credential may send as, and the resources' names. Required."""
+    region: str
+    """SES region: the SMTP endpoint and the region the password is derived for. Required."""
+    identity_arn: pulumi.Input[str]
+    """ARN of the domain's SES identity, the one resource the send policy allows. Required."""
+    settings: NotRequired[Settings]
+    """The person's resolved settings (`Roster.settings(person)`). Default: the person's own, without roster defaults."""
+    iam_path: NotRequired[str]
+    """IAM path of the user. Default: /ses-smtp/."""
+    permissions_boundary: NotRequired[Optional[str]]
+    """Managed policy ARN set as the user's permissions boundary. Default: None."""
+    secrets: NotRequired[Optional[SecretsManagerOptions]]
+    """Secrets Manager settings for `delivery: secrets_manager`. Default: no admins, the account's key."""
+    configuration_set_arn: NotRequired[Optional[pulumi.Input[str]]]
+    """The stack's configuration set, which the send policy then allows too. Default: None."""
+
+
 class SmtpSender(pulumi.ComponentResource):
     """An SMTP credential that can send only as `person.email`, within the person's settings.
 
@@ -41,26 +65,29 @@ class SmtpSender(pulumi.ComponentResource):
     `credential_tree` is what the stack exports for the person (plain values and Outputs,
     gathered into one secret Output by `SesMail`) and `status_tree` the plain facts about it
     (status, delivery, which key is current).
+
+    Children a program may read or adjust: `user`, `policy` (the send policy), `access_keys` (by
+    generation; `access_key` is the current one) and `secret` (the Secrets Manager secret, None
+    unless the delivery mode keeps one).
     """
 
     user: aws.iam.User
+    policy: aws.iam.UserPolicy
     access_key: aws.iam.AccessKey
     access_keys: dict[int, aws.iam.AccessKey]
+    secret: Optional[aws.secretsmanager.Secret]
     username: pulumi.Output[str]
     password: pulumi.Output[Any]
     credential_tree: dict[str, Any]
     status_tree: dict[str, Any]
 
-    def __init__(self, person: Person, *, region: str, identity_arn: pulumi.Input[str],
-                 settings: Settings | None = None, iam_path: str = IAM_USER_PATH,
-                 permissions_boundary: str | None = None,
-                 secrets: SecretsManagerOptions | None = None,
-                 opts: Optional[pulumi.ResourceOptions] = None,
-                 configuration_set_arn: Optional[pulumi.Input[str]] = None) -> None:
-        super().__init__("ses-mail:index:SmtpSender", person.email, None, opts)
+    def __init__(self, name: str, args: SmtpSenderArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__("ses-mail:index:SmtpSender", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        person, region, identity_arn = args["person"], args["region"], args["identity_arn"]
+        configuration_set_arn = args.get("configuration_set_arn")
         address = person.email
-        settings = settings or resolve(person)
+        settings = args.get("settings") or resolve(person)
         self.settings = settings
         self.delivery = delivery_mode(settings.delivery)
 
@@ -69,8 +96,8 @@ class SmtpSender(pulumi.ComponentResource):
         self.user = aws.iam.User(
             person_resource(address, "user"),
             name=iam_user_name(address),
-            path=iam_path,
-            permissions_boundary=permissions_boundary,
+            path=args.get("iam_path", IAM_USER_PATH),
+            permissions_boundary=args.get("permissions_boundary"),
             tags=tags,
             # Removing a person from the roster must delete the user even if someone added
             # keys or login profiles by hand.
@@ -107,8 +134,8 @@ class SmtpSender(pulumi.ComponentResource):
         base: dict[str, Any] = {"username": self.username, "host": host, "port": SMTP_PORT}
         usable = not settings.suspended
         self.address, self.region = address, region
-        self.secrets = secrets or SecretsManagerOptions()
-        self.secret: Optional[aws.secretsmanager.Secret] = None
+        self.secrets = args.get("secrets") or SecretsManagerOptions()
+        self.secret = None
         # The delivery mode builds the person's credential (and whatever holds it).
         credential = self.delivery.credential(self, base, usable)
         if not usable:

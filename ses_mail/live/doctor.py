@@ -48,10 +48,13 @@ class DoctorReport:
     account: dict[str, Any]
     account_findings: list[Finding]
     waited_seconds: float = 0.0
+    #: DMARC report receiving (roster `reports:`), None without it (ses_mail.live.reports_check).
+    reports: Optional[dict[str, Any]] = None
+    reports_findings: list[Finding] = field(default_factory=list)
 
     @property
     def findings(self) -> list[Finding]:
-        return [f for d in self.domains for f in d.findings] + self.account_findings
+        return [f for d in self.domains for f in d.findings] + self.account_findings + self.reports_findings
 
     @property
     def healthy(self) -> bool:
@@ -63,6 +66,7 @@ class DoctorReport:
             "healthy": self.healthy, "findings": [f.as_dict() for f in self.findings],
             "domains": [{"domain": d.domain, "identity": d.identity, "records": d.records} for d in self.domains],
             "account": self.account, "waited_seconds": round(self.waited_seconds, 1),
+            **({"reports": self.reports} if self.reports is not None else {}),
         }
 
 
@@ -209,4 +213,7 @@ def run(target: Target, clients: ClientFactory, resolver: Resolver, *, wait: flo
             on_poll(pending)
         sleep(min(POLL_INTERVAL, remaining))
     account, account_findings = check_live_account(clients, target, now())
-    return DoctorReport(target.region, str(resolver), domains, account, account_findings, clock() - start)
+    from ses_mail.live.reports_check import check_reports
+    reports, reports_findings = check_reports(target, clients, resolver, now())
+    return DoctorReport(target.region, str(resolver), domains, account, account_findings, clock() - start,
+                        reports, reports_findings)

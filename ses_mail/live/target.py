@@ -78,6 +78,10 @@ def resolve_target(*, stack: Optional[str], roster: Optional[str], region: Optio
         raise TargetError("no region: give --region (or set ses-mail:region in the stack, or AWS_REGION)")
     if not is_aws_region(region):
         raise TargetError(f"{region!r} is not an AWS region code such as eu-west-1")
+    if loaded.reports is not None:
+        # As the stack publishes them: every domain's rua includes the reports address.
+        from ses_mail.specs.report_receiving import with_reports
+        loaded = loaded.model_copy(update={"domains": tuple(with_reports(loaded.domains, loaded.reports.address))})
     return Target(
         roster=loaded, roster_path=path, region=region, stack=None if roster else stack,
         iam_path=settings.iam_path,

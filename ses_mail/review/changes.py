@@ -27,6 +27,7 @@ TRIGGER = "(replacement trigger)"
 #: Component types and what a reviewer calls them; their children are grouped under them.
 COMPONENT_KINDS: dict[str, str] = {
     "ses-mail:index:Deliverability": "deliverability",
+    "ses-mail:index:ReportReceiving": "dmarc-reports",
     "ses-mail:index:SendingDomain": "domain",
     "ses-mail:index:SmtpSender": "person",
 }

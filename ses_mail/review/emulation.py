@@ -45,6 +45,8 @@ class AwsMocks(pulumi.runtime.Mocks):
     # Offline runs emulate a deployer set up as the README says: under the default admin path.
     caller_arn: str = f"arn:aws:iam::{ACCOUNT_ID}:user/ses-mail-admin/fake"
     role_paths: dict[str, str] = field(default_factory=dict)
+    #: The region's active SES receipt rule set (getActiveReceiptRuleSet); None: none is active.
+    active_rule_set: str | None = None
     registrations: list[Registration] = field(default_factory=list)
     calls: list[tuple[str, dict]] = field(default_factory=list)
 
@@ -90,6 +92,14 @@ class AwsMocks(pulumi.runtime.Mocks):
             region = args.args.get("region") or self.region
             return {"region": region, "name": region, "id": region, "endpoint": f"ec2.{region}.amazonaws.com",
                     "description": ""}
+        if args.token == "aws:ses/getActiveReceiptRuleSet:getActiveReceiptRuleSet":
+            region = args.args.get("region") or self.region
+            if self.active_rule_set is None:
+                # As the provider (terraform-provider-aws, active_receipt_rule_set_data_source.go):
+                # DescribeActiveReceiptRuleSet without metadata is an error of the data source.
+                return {}, [("", "reading SES Active Receipt Rule Set: empty result")]
+            return {"ruleSetName": self.active_rule_set, "id": region, "region": region,
+                    "arn": f"arn:aws:ses:{region}:{ACCOUNT_ID}:receipt-rule-set/{self.active_rule_set}"}
         if args.token == "aws:iam/getSessionContext:getSessionContext":
             return session_context(args.args["arn"], self.role_paths)
         raise NotImplementedError(f"the offline AWS emulation has no invoke {args.token}")

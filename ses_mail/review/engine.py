@@ -21,7 +21,8 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from google.protobuf import json_format
-from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockMonitor, _ensure_event_loop, _resolve_callbacks
 
 import ses_mail.program as program_module
 from ses_mail.project import NAMESPACE, Project, find_project
@@ -61,12 +62,34 @@ def alias_of(alias) -> str | AliasSpec:
 
 class RecordingMonitor(MockMonitor):
     """The SDK's mock monitor, recording the resource options it drops, naming resources as the
-    engine does, and counting registrations (`on_register`, for progress displays)."""
+    engine does, running `transforms` as the engine does (which the SDK's mock does not), and
+    counting registrations (`on_register`, for progress displays)."""
 
     def __init__(self, mocks: AwsMocks, on_register: Callable[[int], None] | None = None) -> None:
         super().__init__(mocks)
         self.options: dict[tuple[str, str], Options] = {}
         self.on_register = on_register
+        # URN -> the transforms that apply to its children: its own, then its ancestors'.
+        self._transforms: dict[str, list[Any]] = {}
+
+    def _transform(self, request: Any, urn: str) -> None:
+        """Apply the resource's own `transforms`, then its parent's, up to the stack (the order the
+        SDK documents for ResourceOptions.transforms) to its inputs. Only `props` are applied:
+        options a transform returns are not emulated."""
+        chain = [*_resolve_callbacks(request.transforms), *self._transforms.get(request.parent, ())]
+        if not chain:
+            return
+        self._transforms[urn] = chain
+        _ensure_event_loop()
+        props = rpc.deserialize_properties(request.object)
+        for transform in chain:
+            result = transform(pulumi.ResourceTransformArgs(bool(request.custom), request.type, request.name,
+                                                            props, pulumi.ResourceOptions()))
+            if inspect.isawaitable(result):
+                result = _sync_await(result)
+            if result is not None:
+                props = result.props
+        request.object.CopyFrom(_sync_await(rpc.serialize_properties(props, {})))
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         # As the engine: a type is qualified by its parent's whole qualified type (the SDK's
@@ -78,8 +101,10 @@ class RecordingMonitor(MockMonitor):
 
     def RegisterResource(self, request):  # noqa: N802 - the gRPC method name
         aliases = tuple(request.aliasURNs) + tuple(alias_of(a) for a in request.aliases)
+        urn = self.make_urn(request.parent, request.type, request.name)
+        self._transform(request, urn)
         self.options[(request.type, request.name)] = Options(
-            urn=self.make_urn(request.parent, request.type, request.name),
+            urn=urn,
             parent=request.parent,
             protect=bool(request.protect),
             aliases=aliases,

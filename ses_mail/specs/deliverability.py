@@ -252,7 +252,14 @@ def verification_requirements(dkim: Sequence[DnsRecord], static: Sequence[DnsRec
 class ReportAuthorization:
     domain: str          # the domain whose DMARC record names the report address
     report_domain: str   # the domain of the report address
-    managed: bool        # whether this roster publishes it (report_domain is one of its domains)
+    #: The roster domain whose zone holds the record: the report domain itself or the closest
+    #: managed roster domain above it (a reports subdomain); None: outside the roster.
+    zone_domain: str | None = None
+
+    @property
+    def managed(self) -> bool:
+        """Whether this stack publishes it (in `zone_domain`'s zone, or its external records)."""
+        return self.zone_domain is not None
 
     @property
     def record_name(self) -> str:
@@ -271,14 +278,22 @@ def _related(a: str, b: str) -> bool:
     return a == b or a.endswith("." + b) or b.endswith("." + a)
 
 
+def _zone_domain(report_domain: str, managed: Iterable[str]) -> str | None:
+    """The managed roster domain whose zone holds names of `report_domain`: itself, else the
+    closest one above it (the stack's reports subdomain lives in its parent's zone)."""
+    holders = [m for m in managed if report_domain == m or report_domain.endswith("." + m)]
+    return max(holders, key=len) if holders else None
+
+
 def report_authorizations(domains: Iterable[Any]) -> list[ReportAuthorization]:
     """Every (domain, report domain) pair whose reports go to another organisation's domain.
 
     Receivers send DMARC reports to an address outside the domain's organisational domain only
-    when `<domain>._report._dmarc.<report-domain>` TXT `v=DMARC1` exists. A report domain this
-    roster manages gets the record in its own zone; any other must publish it itself. Report
-    domains that are the domain, a parent or a child of it share its organisational domain (a
-    closer test needs the public suffix list; an extra record would be harmless anyway).
+    when `<domain>._report._dmarc.<report-domain>` TXT `v=DMARC1` exists. A report domain that is
+    a roster domain of this stack, or a subdomain of one (the `reports:` address), gets the record
+    in that roster domain's zone; any other must publish it itself. Report domains that are the
+    domain, a parent or a child of it share its organisational domain (a closer test needs the
+    public suffix list; an extra record would be harmless anyway).
     """
     domains = list(domains)
     # `existing: reference` domains are managed elsewhere: this stack publishes nothing for them.
@@ -291,18 +306,19 @@ def report_authorizations(domains: Iterable[Any]) -> list[ReportAuthorization]:
             report_domain = address.rpartition("@")[2].lower()
             if _related(d.name, report_domain):
                 continue
-            found[(d.name, report_domain)] = ReportAuthorization(d.name, report_domain, report_domain in managed)
+            found[(d.name, report_domain)] = ReportAuthorization(d.name, report_domain,
+                                                                 _zone_domain(report_domain, managed))
     return [found[k] for k in sorted(found)]
 
 
 def report_records_by_domain(domains: Iterable[Any]) -> dict[str, list[DnsRecord]]:
-    """The authorisation records each managed report domain publishes, in its own zone and TTL."""
+    """The authorisation records each managed roster domain publishes, in its own zone and TTL."""
     domains = list(domains)
     ttl = {d.name: d.ttl for d in domains}
     out: dict[str, list[DnsRecord]] = {}
     for auth in report_authorizations(domains):
-        if auth.managed:
-            out.setdefault(auth.report_domain, []).append(auth.record(ttl[auth.report_domain]))
+        if auth.zone_domain is not None:
+            out.setdefault(auth.zone_domain, []).append(auth.record(ttl[auth.zone_domain]))
     return out
 
 

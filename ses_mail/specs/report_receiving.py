@@ -223,25 +223,18 @@ def with_reports(domains: Iterable[Domain], address: str) -> list[Domain]:
             else d.model_copy(update={"dmarc": with_report_address(d.dmarc, address)}) for d in domains]
 
 
-def _same_organisation(a: str, b: str) -> bool:
-    return a == b or is_below(a, b) or is_below(b, a)
-
-
 def authorization_records(domains: Iterable[Any], address: str) -> list[tuple[str, DnsRecord]]:
     """(the roster domain whose zone holds it, record) for each domain whose reports go to
     `address` across organisational domains: `<domain>._report._dmarc.<reports host>` TXT
-    `v=DMARC1` (RFC 7489 section 7.1, RFC 9990 "External Destination Verification"). Same
-    approximation of organisational domains as ses_mail.specs.deliverability."""
+    `v=DMARC1` (RFC 7489 section 7.1, RFC 9990 "External Destination Verification"); the same
+    records ses_mail.specs.deliverability.report_authorizations gives the stack."""
+    from ses_mail.specs.deliverability import report_authorizations
+
     domains = list(domains)
+    ttl = {d.name: d.ttl for d in domains}
     host = domain_of(address)
-    zone = parent_domain(address, domains)
-    out = []
-    for d in domains:
-        if not d.dmarc.enabled or not d.managed or _same_organisation(d.name, host):
-            continue
-        out.append((zone.name, DnsRecord(f"{d.name}._report._dmarc.{host}", "TXT", zone.ttl, "v=DMARC1",
-                                         f"dmarc-report-auth-{d.name}")))
-    return out
+    return [(auth.zone_domain, auth.record(ttl[auth.zone_domain])) for auth in report_authorizations(domains)
+            if auth.report_domain == host and auth.zone_domain is not None]
 
 
 @dataclass(frozen=True)
@@ -286,3 +279,17 @@ def rollout_stage(dmarc: Dmarc) -> str:
     if not dmarc.enabled:
         return "no DMARC record"
     return dmarc.policy + (", testing" if dmarc.testing else "")
+
+
+_STAGE_OF_P = {"none": "none", "quarantine": "quarantine", "reject": "reject"}
+
+
+def stage_of_record(value: str) -> str | None:
+    """The rollout stage a published DMARC TXT value states (`quarantine, testing` for p=quarantine
+    with t=y), as rollout_stage words it; None when the value is not a DMARC record."""
+    text = value.strip().strip('"')
+    if not text.lower().startswith("v=dmarc1"):
+        return None
+    tags = {k.strip().lower(): v.strip().lower() for k, _, v in (t.partition("=") for t in text.split(";")) if k.strip()}
+    policy = _STAGE_OF_P.get(tags.get("p", ""), tags.get("p", "?"))
+    return policy + (", testing" if tags.get("t") == "y" else "")

@@ -24,7 +24,8 @@ from ses_mail.live.clients import guard
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 REGION = "eu-west-1"
 #: IAM action prefix of each boto3 service name (the SES v2 API's actions are `ses:`).
-ACTION_PREFIX = {"sesv2": "ses", "iam": "iam", "sts": "sts", "cloudwatch": "cloudwatch", "route53": "route53"}
+ACTION_PREFIX = {"sesv2": "ses", "ses": "ses", "s3": "s3", "iam": "iam", "sts": "sts", "cloudwatch": "cloudwatch",
+                 "route53": "route53"}
 
 
 class WriteAttempted(AssertionError):
