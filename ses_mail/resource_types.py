@@ -22,6 +22,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from ses_mail.specs.iam_policy import describe_send_policy_change
 from ses_mail.specs.report_receiving import stage_of_record
 from ses_mail.specs.smtp_password import smtp_password
 
@@ -56,9 +57,9 @@ class ResourceType:
     computed: Mapping[str, Any] = field(default_factory=dict)
     #: `pulumi import` id from the inputs and the provider's region; None: adopt cannot import it.
     import_id: Callable[[Inputs, str], str] | None = None
-    #: What a non-destructive change still stops, from the new values of the changed inputs
-    #: (top-level name -> value); "" when nothing.
-    attention: Callable[[Inputs], str] | None = None
+    #: What a non-destructive change still stops or tightens, from the old and the new values of
+    #: the changed inputs (top-level name -> value, each); "" when nothing.
+    attention: Callable[[Inputs, Inputs], str] | None = None
 
     @property
     def short(self) -> str:
@@ -166,9 +167,9 @@ def record_import_id(zone_id: str, name: str, type_: str) -> str:
     return f"{zone_id}_{name.rstrip('.').lower()}_{type_}"
 
 
-def _record_attention(changed: Inputs) -> str:
+def _record_attention(before: Inputs, after: Inputs) -> str:
     """A DMARC record's new value is a step of the domain's rollout: say which."""
-    stages = [stage_of_record(str(v)) for v in changed.get("records") or []]
+    stages = [stage_of_record(str(v)) for v in after.get("records") or []]
     stage = next((s for s in stages if s), None)
     return f"DMARC rollout stage now: {stage} (docs/dmarc.md, Rollout steps)" if stage else ""
 
@@ -200,6 +201,19 @@ def _emulate_user_policy(name: str, inputs: Inputs, region: str) -> tuple[str, d
     return f"{inputs['user']}:{inputs['name']}", {}
 
 
+def _user_policy_attention(before: Inputs, after: Inputs) -> str:
+    """What a send policy update changes for the person, in words: mail that the new policy
+    does not allow is refused as soon as `pulumi up` applies it."""
+    old, new = before.get("policy"), after.get("policy")
+    if not isinstance(old, str) or not isinstance(new, str):
+        return ""
+    try:
+        what = describe_send_policy_change(json.loads(old), json.loads(new))
+    except (ValueError, AttributeError, TypeError):
+        return ""
+    return f"send policy changes what this person may send, from `pulumi up` on: {what}" if what else ""
+
+
 def _emulate_access_key(name: str, inputs: Inputs, region: str) -> tuple[str, dict[str, Any]]:
     out: dict[str, Any] = {"status": inputs.get("status", "Active"), "createDate": "2026-01-01T00:00:00Z"}
     if inputs.get("pgpKey"):
@@ -214,8 +228,8 @@ def _emulate_access_key(name: str, inputs: Inputs, region: str) -> tuple[str, di
     return fake_access_key_id(name), out
 
 
-def _access_key_attention(changed: Inputs) -> str:
-    if changed.get("status") == "Inactive":
+def _access_key_attention(before: Inputs, after: Inputs) -> str:
+    if after.get("status") == "Inactive":
         return "access key set Inactive: SMTP logins with it fail until the person is active again"
     return ""
 
@@ -495,6 +509,7 @@ _ALL = (
         summary=lambda i: f"policy={i['name']}",
         emulate=_emulate_user_policy,
         consequences={"delete": "sending permission removed", "replace": "sending permission briefly removed"},
+        attention=_user_policy_attention,
     ),
     ResourceType(
         ACCESS_KEY,

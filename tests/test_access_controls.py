@@ -31,13 +31,13 @@ def send(from_address=TARO, *, display=None, ip=None, recipients=None, resource=
     return Request(SEND_ACTION, resource, context)
 
 
-def test_without_options_the_policy_is_exactly_the_original():
-    assert send_as_policy(TARO, IDENTITY) == {
-        "Version": "2012-10-17",
-        "Statement": [{"Sid": "SendAsOwnAddressOnly", "Effect": "Allow", "Action": "ses:SendRawEmail",
-                       "Resource": IDENTITY,
-                       "Condition": {"StringEqualsIgnoreCase": {"ses:FromAddress": TARO}}}],
-    }
+def test_without_options_the_policy_allows_no_display_name_and_denies_address_like_ones():
+    policy = send_as_policy(TARO, IDENTITY)
+    assert policy["Statement"][0] == {
+        "Sid": "SendAsOwnAddressOnly", "Effect": "Allow", "Action": "ses:SendRawEmail", "Resource": IDENTITY,
+        "Condition": {"StringEqualsIgnoreCase": {"ses:FromAddress": TARO},
+                      "StringEqualsIfExists": {"ses:FromDisplayName": [""]}}}
+    assert [s["Sid"] for s in policy["Statement"][1:]] == ["NoAddressInDisplayName", "FeedbackToOwnAddressOnly"]
     assert send_as_policy(TARO, IDENTITY, display_name=None, allowed_ips=(), recipients=()) == \
         send_as_policy(TARO, IDENTITY)
 
@@ -173,7 +173,8 @@ def test_the_deployed_policy_is_the_evaluated_one(run):
     assert allows(deployed, send(resource=identity, **GOOD))
     assert not allows(deployed, send(resource=identity, **{**GOOD, "ip": "192.0.2.1"}))
     restrictions = result.outputs["credential_status"]["taro@test1.com"]["restrictions"]
-    assert restrictions == {"display_name": NAME, "allowed_ips": [OFFICE], "recipients": ["*@test1.com"]}
+    assert restrictions == {"display_name": NAME, "display_names": "exact", "allowed_ips": [OFFICE],
+                            "recipients": ["*@test1.com"]}
 
 
 def test_changing_a_restriction_only_updates_the_policy(run):
@@ -214,6 +215,9 @@ def test_a_boundary_caps_what_the_policy_allows():
     ("ses-mail:permissionsBoundary", "arn:aws:iam::123456789012:role/x", "is not a managed policy ARN"),
     ("ses-mail:iamPath", "ses-smtp", "is not an IAM path"),
     ("ses-mail:iamPath", "/a//b/", "is not an IAM path"),
+    # the secrets' admin path: every SMTP user there would be exempt from the secrets' Deny
+    ("ses-mail:iamPath", "/ses-mail-admin/", "is the secret admin path /ses-mail-admin/"),
+    ("ses-mail:iamPath", "/ses-mail-admin/smtp/", "is under the secret admin path /ses-mail-admin/"),
 ])
 def test_bad_stack_config_is_a_clean_error_before_anything_is_registered(write_roster, key, value, words):
     from ses_mail.review.emulation import AwsMocks
@@ -250,7 +254,7 @@ BAD = {
     "display variable": (P + "    display_name: '${aws:username}'\n", "people[0].display_name", "${aws:username}", "start of a variable"),
     "display true without name": ("  - email: taro@test1.com\n    display_name: true\n", "people[0].display_name", True, "this person has no name"),
     "default display without name": ("  - email: taro@test1.com\n", "people[0].name", None, "defaults.display_name pins"),
-    "default display text": (P, "defaults.display_name", "Taro", "is true or false here"),
+    "default display text": (P, "defaults.display_name", "Taro", "is true, false or any here"),
     "default private ip": (P, "defaults.allowed_ips[0]", "192.168.1.0/24", "private network"),
     "unknown defaults key": (P, "defaults.allowed_ip", None, "not a known field"),
     "email with variable": ("  - email: '${x}@test1.com'\n", "people[0].email", "${x}@test1.com", "start of a variable"),

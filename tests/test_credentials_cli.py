@@ -120,3 +120,35 @@ def test_runs_as_a_command_from_a_file_and_from_stdin(outputs_json, tmp_path):
                               str(tmp_path / "nope.json")], cwd=PROJECT_DIR, capture_output=True, text=True,
                              timeout=60)
     assert missing.returncode == 2 and "cannot read" in missing.stderr
+
+
+def test_the_hand_over_pipe_writes_nothing_to_disk_unless_asked(outputs_json, tmp_path):
+    """The documented path, through the real `ses-mail` command in a scratch directory:
+    `pulumi stack output --json --show-secrets | ses-mail credentials <address>` (the whole
+    outputs object) and `pulumi stack output smtp_credentials --json --show-secrets | ...`
+    (the credentials alone). Nothing appears on disk; with --out, one file of mode 0600."""
+    import os
+    import stat
+
+    work = tmp_path / "scratch"
+    work.mkdir()
+    alone = json.dumps(json.loads(outputs_json)["smtp_credentials"])
+    password = derived_password("taro@test1.com-key")
+    for piped in (outputs_json, alone):
+        done = subprocess.run([sys.executable, "-m", "ses_mail", "credentials", "taro@test1.com"], cwd=work,
+                              input=piped, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert password in done.stdout
+        assert list(work.iterdir()) == []
+    out = work / "taro.json"
+    done = subprocess.run([sys.executable, "-m", "ses_mail", "credentials", "taro@test1.com", "--format", "json",
+                           "--out", str(out)], cwd=work, input=alone, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert password not in done.stdout and "mode 0600" in done.stdout
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+    assert json.loads(out.read_text())["password"] == password
+    assert list(work.iterdir()) == [out]
+    # never over an existing file (whose mode could be wider)
+    again = subprocess.run([sys.executable, "-m", "ses_mail", "credentials", "taro@test1.com", "--out", str(out)],
+                           cwd=work, input=alone, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 2 and "cannot write" in again.stderr

@@ -106,7 +106,9 @@ def test_upgrading_the_dev_stack_only_adds_and_updates_in_place(tmp_path):
     # Every existing key, user, identity and record is untouched (updated at most, never replaced).
     kept = {(r.type, r.name) for r in before.resources}
     assert kept <= {(r.type, r.name) for r in after.resources}
-    assert diff.outputs_changed == ["deliverability", "verification"]
+    # New outputs (issue 10); credential_status gains each person's display-name rule and pgp's
+    # smtp_credentials lose the encrypted secret access key (issue 17): outputs only.
+    assert set(diff.outputs_changed) - {"credential_status", "smtp_credentials"} == {"deliverability", "verification"}
 
     text = render_text([Report(stack="dev", base=f"{BEFORE[:7]} (before deliverability)", head="this branch", diff=diff)],
                        color=False)
@@ -122,5 +124,13 @@ def test_turning_the_set_off_upgrades_with_no_change_to_any_policy_or_identity(t
     before = base_snapshot(tmp_path, base_roster)
     after = head_snapshot(roster)
     diff = diff_stack(before.resources, after.resources)
-    assert [c for c in diff.changes if c.op != CREATE and c.custom] == []
-    assert sorted(c.short_type for c in diff.changes if c.custom) == ["MetricAlarm", "MetricAlarm", "Topic", "TopicPolicy"]
+    # Send policies change for issue 17 (display names, feedback address), but their Allow's
+    # resources stay those of the base: no configuration set is added.
+    updates = [c for c in diff.changes if c.op != CREATE and c.custom]
+    assert all(c.type == "aws:iam/userPolicy:UserPolicy" and c.op == "update" for c in updates), updates
+    for c in updates:
+        (change,) = c.properties
+        old_allow, new_allow = (json.loads(v)["Statement"][0] for v in (change.before, change.after))
+        assert old_allow["Resource"] == new_allow["Resource"]
+    assert sorted(c.short_type for c in diff.changes if c.custom and c.op == CREATE) == [
+        "MetricAlarm", "MetricAlarm", "Topic", "TopicPolicy"]

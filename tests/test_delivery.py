@@ -46,7 +46,9 @@ def test_pgp_delivery_stores_and_exports_only_encrypted_values(run):
     cred = result.outputs["smtp_credentials"]["taro@test1.com"]
     assert cred["delivery"] == "pgp" and "password" not in cred
     assert cred["encrypted_password"] == key.outputs["encryptedSesSmtpPasswordV4"]
-    assert cred["encrypted_secret"] == key.outputs["encryptedSecret"]
+    assert "encrypted_secret" not in cred and key.outputs["encryptedSecret"] not in json.dumps(result.outputs)
+    assert set(cred) == {"username", "host", "port", "delivery", "key_fingerprint", "encrypted_password"}
+    assert cred["username"] == key.id  # the key id
     assert cred["key_fingerprint"] == key.outputs["keyFingerprint"]
     assert "smtp_credentials" in result.secret_outputs
     # No plain secret of Taro's anywhere: inputs, outputs of every resource, every stack output.
@@ -306,7 +308,9 @@ def test_a_listed_reader_reads_without_any_identity_policy():
 
 def test_a_listed_reader_may_do_nothing_else():
     for action in ("secretsmanager:PutSecretValue", "secretsmanager:DeleteSecret", "secretsmanager:PutResourcePolicy"):
-        assert access(READER, NOTHING, action) == "ImplicitDeny"
+        assert access(READER, NOTHING, action) == "ExplicitDeny"
+        # not even with an identity policy of its own: the Deny on changes spares only admins
+        assert access(READER, [ADMIN_POLICY], action) == "ExplicitDeny"
 
 
 def test_an_unlisted_administrator_cannot_read_the_value():

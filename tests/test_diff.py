@@ -309,9 +309,15 @@ def test_a_display_name_change_updates_the_user_in_place(tmp_path):
     person["name"] = "Someone Else"
     head = dump(data, tmp_path / "head.yaml")
     diff = report_for(base, head).diff
-    [change] = [c for c in diff.changes if c.custom]
+    changes = {c.type: c for c in diff.changes if c.custom}
+    assert set(changes) == {USER, POLICY}
+    change = changes[USER]
     assert (change.type, change.op, change.group) == (USER, UPDATE, Group("person", person["email"]))
     assert [(p.path, p.after) for p in change.properties] == [('tags["ses-mail:name"]', "Someone Else")]
+    # By default the name is the display name allowed besides none: the policy follows, in place,
+    # and the diff says what that means for the person.
+    assert (changes[POLICY].op, changes[POLICY].group) == (UPDATE, Group("person", person["email"]))
+    assert "'Someone Else' or none" in changes[POLICY].attention
     assert diff.destructive == []
 
 

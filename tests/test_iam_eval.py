@@ -179,6 +179,60 @@ def test_arn_equals_compares_each_component_case_sensitively():
     assert not allows(policy, Request(R.action, R.resource, {"aws:SourceArn": "arn:aws:ses:us-east-1:111122223333:configuration-set/Mine"}))
 
 
+# --- what the send policy's Denies rely on ----------------------------------------------------
+
+def deny(condition, action="s3:GetObject"):
+    return {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": action, "Resource": "*"},
+        {"Effect": "Deny", "Action": action, "Resource": "*", "Condition": condition}]}
+
+
+def test_a_negated_deny_needs_null_false_to_spare_requests_without_the_key():
+    """A Deny with StringNotEqualsIgnoreCase alone also hits requests *without* the key (the
+    negated operator is true for an absent key); adding `Null: false` limits it to requests
+    that carry the key, as the IAM User Guide's condition-operator page recommends."""
+    alone = deny({"StringNotEqualsIgnoreCase": {"ses:FeedbackAddress": "taro@example.com"}})
+    guarded = deny({"StringNotEqualsIgnoreCase": {"ses:FeedbackAddress": "taro@example.com"},
+                    "Null": {"ses:FeedbackAddress": "false"}})
+    without = R
+    own = Request(R.action, R.resource, {"ses:FeedbackAddress": "Taro@Example.com"})
+    other = Request(R.action, R.resource, {"ses:FeedbackAddress": "hanako@example.com"})
+    assert decide([alone], without) == "ExplicitDeny"
+    assert decide([guarded], without) == "Allow"
+    assert decide([guarded], own) == "Allow"
+    assert decide([guarded], other) == "ExplicitDeny"
+
+
+def test_string_equals_if_exists_with_an_empty_value_covers_absent_and_empty():
+    policy = allow({"StringEqualsIfExists": {"ses:FromDisplayName": ["Taro", ""]}})
+    assert allows(policy, R)
+    assert allows(policy, Request(R.action, R.resource, {"ses:FromDisplayName": ""}))
+    assert allows(policy, Request(R.action, R.resource, {"ses:FromDisplayName": "Taro"}))
+    assert not allows(policy, Request(R.action, R.resource, {"ses:FromDisplayName": "taro"}))
+
+
+def test_string_like_is_case_sensitive_and_has_no_ignore_case_variant():
+    """IAM's string operators: StringLike is case-sensitive; the only IgnoreCase operators are
+    StringEqualsIgnoreCase and StringNotEqualsIgnoreCase. A `StringLikeIgnoreCase` is not an
+    IAM operator (IAM would reject the policy), so the evaluator refuses it rather than guess."""
+    policy = allow({"StringLike": {"aws:username": "t*"}})
+    assert not allows(policy, Request(R.action, R.resource, {"aws:username": "Taro"}))
+    with pytest.raises(NotImplementedError):
+        allows(allow({"StringLikeIgnoreCase": {"aws:username": "t*"}}), R)
+
+
+def test_resource_patterns_match_iam_paths():
+    """An SCP's Resource `arn:aws:iam::*:user/ses-mail-admin/*` covers users under that path,
+    at any depth, in every account, and nothing outside it."""
+    policy = allow(action="iam:CreateUser", resource="arn:aws:iam::*:user/ses-mail-admin/*")
+    for arn, expected in [("arn:aws:iam::123456789012:user/ses-mail-admin/alice", True),
+                          ("arn:aws:iam::123456789012:user/ses-mail-admin/team/alice", True),
+                          ("arn:aws:iam::123456789012:user/ses-mail-admins/alice", False),
+                          ("arn:aws:iam::123456789012:user/ses-mail-admin", False),
+                          ("arn:aws:iam::123456789012:user/SES-MAIL-ADMIN/alice", False)]:
+        assert allows(policy, Request("iam:CreateUser", arn)) is expected, arn
+
+
 def test_a_trust_policy_matches_only_tokens_of_its_federated_provider():
     trust = {"Statement": [{"Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::1:oidc-provider/idp"},
                             "Action": "sts:AssumeRoleWithWebIdentity",

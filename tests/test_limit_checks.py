@@ -73,7 +73,12 @@ def person_with_policy_of(length: int, region: str = REGION) -> str:
             "Sid": "SendAsOwnAddressOnly", "Effect": "Allow", "Action": "ses:SendRawEmail", "Resource": arn,
             "Condition": {"StringEqualsIgnoreCase": {"ses:FromAddress": "taro@example.com"},
                           "StringEquals": {"ses:FromDisplayName": s.display_name},
-                          "IpAddress": {"aws:SourceIp": list(s.allowed_ips)}}}]}
+                          "IpAddress": {"aws:SourceIp": list(s.allowed_ips)}}}, {
+            "Sid": "NoAddressInDisplayName", "Effect": "Deny", "Action": "ses:SendRawEmail", "Resource": "*",
+            "Condition": {"StringLike": {"ses:FromDisplayName": ["*@*", "*\uff20*", "*\ufe6b*"]}}}, {
+            "Sid": "FeedbackToOwnAddressOnly", "Effect": "Deny", "Action": "ses:SendRawEmail", "Resource": "*",
+            "Condition": {"StringNotEqualsIgnoreCase": {"ses:FeedbackAddress": "taro@example.com"},
+                          "Null": {"ses:FeedbackAddress": "false"}}}]}
         return len(json.dumps(document, separators=(",", ":")))
 
     n_ips = 1
@@ -140,15 +145,19 @@ def test_defaults_count_in_each_persons_policy_and_are_named_at_the_person():
 
 
 def test_display_name_true_counts_as_the_name_it_copies():
-    def text(n: int) -> str:
+    def text(n: int, display: str = "any") -> str:
         return (f"domains:\n  - name: example.com\npeople:\n  - email: taro@example.com\n"
-                f"    name: {'N' * 200}\n    allowed_ips: {ips(n)}\n")
-    most = next(n for n in range(100, 200) if problems(text(n + 1))) # the most IPs that fit without it
+                f"    name: {'N' * 200}\n    allowed_ips: {ips(n)}\n"
+                + (f"    display_name: {display}\n" if display else ""))
+    most = next(n for n in range(10, 200) if problems(text(n + 1))) # the most IPs that fit without it
     assert problems(text(most)) == []
-    (message,) = problems(text(most) + "    display_name: true\n")
+    (message,) = problems(text(most, "true"))
     assert "display_name" in message and "`name`, by display_name: true" in message
-    (message,) = problems("defaults:\n  display_name: true\n" + text(most))
-    assert "`name`, by defaults.display_name: true" in message
+    (message,) = problems("defaults:\n  display_name: true\n" + text(most, ""))
+    assert "`name`, by defaults.display_name" in message
+    # The default (`name` or none) holds the name too.
+    (message,) = problems(text(most, ""))
+    assert "`name`, by defaults.display_name" in message
 
 
 # --- DNS names ----------------------------------------------------------------------------------
@@ -260,21 +269,24 @@ def compact(document: dict) -> int:
 
 def admin_for_policy_of(length: int, readers: int) -> tuple[str, ...]:
     """One admin whose ARN makes the secret policy exactly `length` characters (json, compact);
-    the admin appears once (in the Deny's exemption), each reader twice."""
+    the admin appears twice (in both Denies' exemptions), each reader twice too, so every
+    length reached has the same parity."""
     base = compact(secret_read_policy(reader_arns(readers), ["arn:aws:iam::123456789012:role/a"]))
-    admin = "arn:aws:iam::123456789012:role/ops/" + "a" * (1 + length - base - 4)
+    assert (length - base) % 2 == 0, "unreachable length: every ARN counts twice"
+    admin = "arn:aws:iam::123456789012:role/ops/" + "a" * ((length - base) // 2 - 3)
     assert compact(secret_read_policy(reader_arns(readers), [admin])) == length
     return (admin,)
 
 
-def test_secret_policy_at_20480_passes_and_20481_is_refused():
-    readers = 220
+def test_secret_policy_at_20480_passes_and_20482_is_refused():
+    # 214 readers make the lengths even: 20,480 is reachable, the next length is 20,482.
+    readers = 214
     assert problems(secret_roster(readers), admins=admin_for_policy_of(20_480, readers)) == []
-    (message,) = problems(secret_roster(readers), admins=admin_for_policy_of(20_481, readers))
+    (message,) = problems(secret_roster(readers), admins=admin_for_policy_of(20_482, readers))
     assert message.startswith(f"r.yaml:{line_of(secret_roster(readers), '- email')}: people[0]: 'taro@example.com'"
                               " has a secret resource policy that is "
-                              "20,481 characters, 1 over the limit of 20,480 characters")
-    assert "220 secret_readers (from defaults.secret_readers)" in message
+                              "20,482 characters, 2 over the limit of 20,480 characters")
+    assert "214 secret_readers (from defaults.secret_readers)" in message
 
 
 def test_without_configured_admins_the_default_admin_patterns_are_measured():
@@ -362,6 +374,7 @@ def test_derived_names_fit_for_the_longest_and_oddest_addresses(address):
         people:
           - email: "{address}"
             name: {'N' * 300}
+            display_name: any
             delivery: secrets_manager
             secret_readers: [arn:aws:iam::123456789012:role/r]
         """
@@ -401,8 +414,12 @@ def test_display_name_true_runs_name_through_the_display_name_checks(bad, shortc
     via = "display_name: true" if shortcut == "person" else "defaults.display_name: true"
     assert message.startswith(f"r.yaml:{line}: people[0].name: ")
     assert f"is the From display name ({via}), and as one it {explicit.value}" in message
-    # and without the shortcut the same name is fine (it is only a tag then)
-    assert problems(text.replace(flag, "").replace(defaults, "")) == []
+    # and with display_name: any the same name is fine (it is only a tag then)...
+    opt_out = "    display_name: any\n" if shortcut == "person" else "defaults:\n  display_name: any\n"
+    assert problems(text.replace(flag or defaults, opt_out)) == []
+    # ...but by default (`name` or none) it is an allowed display name, checked the same way.
+    (message,) = problems(text.replace(flag, "").replace(defaults, ""))
+    assert "people[0].name: " in message and f"and as one it {explicit.value}" in message
 
 
 def test_a_good_name_with_display_name_true_passes():

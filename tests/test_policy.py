@@ -74,11 +74,12 @@ def test_no_other_action_of_any_service_is_allowed(action):
 
 
 def test_the_policy_is_a_single_narrow_allow():
-    (statement,) = TARO["Statement"]
-    assert statement["Effect"] == "Allow"
+    (statement,) = [s for s in TARO["Statement"] if s["Effect"] == "Allow"]
     assert statement["Action"] == "ses:SendRawEmail"
     assert statement["Resource"] == TEST1
     assert "*" not in json.dumps(statement)
+    # Everything else is a Deny, of the one action only.
+    assert {s["Action"] for s in TARO["Statement"] if s["Effect"] == "Deny"} == {"ses:SendRawEmail"}
 
 
 def test_the_deployed_policy_is_the_one_proven(run):

@@ -96,7 +96,8 @@ def test_each_person_gets_user_policy_and_key(run):
     policy = json.loads(result.named("jiro@test2.com-send-policy").inputs["policy"])
     assert policy["Statement"][0]["Resource"] == ["arn:aws:ses:eu-west-1:123456789012:identity/test2.com",
                                                   "arn:aws:ses:eu-west-1:123456789012:configuration-set/ses-mail-dev"]
-    assert policy["Statement"][0]["Condition"] == {"StringEqualsIgnoreCase": {"ses:FromAddress": "jiro@test2.com"}}
+    assert policy["Statement"][0]["Condition"] == {"StringEqualsIgnoreCase": {"ses:FromAddress": "jiro@test2.com"},
+                                                   "StringEqualsIfExists": {"ses:FromDisplayName": [""]}}
 
 
 def test_outputs(run):
@@ -200,11 +201,15 @@ def test_adding_a_person_adds_only_that_persons_resources(run):
     assert all(after[k] == v for k, v in before.items())
 
 
-def test_editing_a_display_name_only_retags_the_user(run):
+def test_editing_a_display_name_retags_the_user_and_updates_its_policy(run):
+    """By default the roster `name` is the one display name allowed besides none: the policy
+    follows it, in place; nothing is replaced."""
     before = _fingerprint(run(TWO_DOMAINS))
     after = _fingerprint(run(TWO_DOMAINS.replace("Taro Yamada", "Taro YAMADA (Sales)")))
     changed = {k for k in before if before[k] != after[k]}
-    assert changed == {("aws:iam/user:User", "taro@test1.com-user")}
+    assert changed == {("aws:iam/user:User", "taro@test1.com-user"),
+                       ("aws:iam/userPolicy:UserPolicy", "taro@test1.com-send-policy")}
+    assert "Taro YAMADA (Sales)" in after[("aws:iam/userPolicy:UserPolicy", "taro@test1.com-send-policy")]["policy"]
     assert after[("aws:iam/user:User", "taro@test1.com-user")]["name"] == "smtp-taro@test1.com"
 
 

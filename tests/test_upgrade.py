@@ -155,6 +155,12 @@ def _base_snapshot(run: dict):
     return resources(items), outputs
 
 
+def _head_outputs(roster: Path) -> dict:
+    """The stack outputs as plain JSON values, secrets included (the mock engine's fake ones)."""
+    run = run_program(project=Project(PROJECT_DIR), stack="dev", roster=roster, stack_config=CONFIG)
+    return json.loads(json.dumps(run.outputs, default=str))
+
+
 def _head_snapshot(roster: Path):
     run = run_program(project=Project(PROJECT_DIR), stack="dev", roster=roster, stack_config=CONFIG)
     items = [(r.type, r.name, r.inputs, run.options[(r.type, r.name)]) for r in run.registrations]
@@ -188,23 +194,60 @@ def test_upgrading_to_the_component_changes_no_cloud_resource(base_runs, rosters
         if change.op == UPDATE:
             assert {p.top for p in change.properties} <= allowed.get(change.type, set()), (
                 change.type, change.name, change.properties)
-    assert diff.outputs_changed == ["deliverability", "verification"]  # new outputs (issue 10)
+    # New outputs (issue 10); credential_status gains each person's display-name rule and pgp's
+    # smtp_credentials lose the encrypted secret access key (issue 17): outputs only.
+    assert set(diff.outputs_changed) - {"credential_status", "smtp_credentials"} == {"deliverability", "verification"}
     # Every resource of the old stack is still there, at its old URN or through an alias.
     assert diff.unchanged + diff.count(UPDATE) == sum(1 for r in base_resources if r.custom)
 
 
+#: What issue 17's hardening changes in a 0.3.0 stack, on purpose: resource type -> the only input
+#: that may change. Send policies gain the display-name allow-list and the '@' and feedback-address
+#: Denies; secret policies' Deny widens from reading to every value- and policy-changing action.
+HARDENED_POLICIES = {"aws:iam/userPolicy:UserPolicy": "policy",
+                     "aws:secretsmanager/secretPolicy:SecretPolicy": "policy"}
+
+
 @pytest.mark.parametrize("name", sorted(ROSTERS))
-def test_upgrading_from_0_3_0_changes_nothing(release_runs, rosters, name):
+def test_upgrading_from_0_3_0_changes_only_the_hardened_policies(release_runs, rosters, name):
     """The restructuring (stack settings, mode strategies, component arguments) kept every
-    resource, URN, input and output of release 0.3.0: `pulumi up` would show no change at all."""
+    resource, URN and input of release 0.3.0; the only differences are issue 17's, made on
+    purpose: each person's send policy and each secret's resource policy are updated in place
+    (nothing created, deleted or replaced), credential_status gains each person's display-name
+    rule, and pgp's smtp_credentials lose the encrypted secret access key."""
     base_resources, base_outputs = _base_snapshot(release_runs[name])
     head_resources, head_outputs = _head_snapshot(rosters[name])
     diff = diff_stack(base_resources, head_resources, base_outputs, head_outputs)
-    assert [(c.op, c.type, c.name) for c in diff.changes] == []
-    assert diff.outputs_changed == []
-    assert diff.unchanged == sum(1 for r in base_resources if r.custom) > 0
+    assert {c.op for c in diff.changes} <= {UPDATE}, [(c.op, c.type, c.name) for c in diff.changes]
+    for change in diff.changes:
+        assert {p.top for p in change.properties} == {HARDENED_POLICIES.get(change.type)}, (
+            change.type, change.name, change.properties)
+    people = [r for r in base_resources if r.type == "aws:iam/userPolicy:UserPolicy"]
+    secrets = [r for r in base_resources if r.type == "aws:secretsmanager/secretPolicy:SecretPolicy"]
+    updated = sorted((c.type, c.name) for c in diff.changes)
+    assert updated == sorted((r.type, r.name) for r in people + secrets) and people
+    # Every send policy now refuses a colleague's feedback address, and the diff says so per person.
+    for change in diff.changes:
+        if change.type == "aws:iam/userPolicy:UserPolicy":
+            assert "feedback address: any address -> own address only" in change.attention, change.name
+    assert diff.unchanged == sum(1 for r in base_resources if r.custom) - len(updated) > 0
     # Same URNs, not only aliases: nothing was reparented or renamed.
     assert sorted(r.urn for r in head_resources) == sorted(r.urn for r in base_resources)
+    # The outputs: exactly the two hardening changes, nothing else.
+    old, new = release_runs[name]["outputs"], _head_outputs(rosters[name])
+    assert set(old) == set(new)
+    expected_status = json.loads(json.dumps(new["credential_status"]))
+    for person in expected_status.values():
+        assert person["restrictions"].pop("display_names") in ("own", "exact", "any")
+    assert expected_status == old["credential_status"]
+    expected_credentials = {address: {k: v for k, v in cred.items() if not (cred.get("delivery") == "pgp"
+                                                                             and k == "encrypted_secret")}
+                            for address, cred in old["smtp_credentials"].items()}
+    assert new["smtp_credentials"] == expected_credentials
+    pgp = [c for c in old["smtp_credentials"].values() if c.get("delivery") == "pgp" and c.get("encrypted_password")]
+    assert all("encrypted_secret" in c for c in pgp) and (name != "two-domains-and-every-delivery" or pgp)
+    assert {k: v for k, v in new.items() if k not in ("credential_status", "smtp_credentials")} == {
+        k: v for k, v in old.items() if k not in ("credential_status", "smtp_credentials")}
 
 
 def test_the_aliases_are_what_keeps_the_resources(base_runs, rosters, monkeypatch):

@@ -1,20 +1,22 @@
 """Print one person's ready-to-paste SMTP settings from the stack's outputs.
 
-Reads the JSON that `pulumi stack output --json --show-secrets` prints (from a file or
-standard input) and needs neither the Pulumi CLI nor AWS itself:
+Reads the JSON that `pulumi stack output --json --show-secrets` prints, piped on standard
+input (the whole outputs object, or `smtp_credentials` alone), and needs neither the Pulumi CLI
+nor AWS itself. Nothing is written to disk unless --out is given (then with mode 0600):
 
-    pulumi stack output --json --show-secrets > outputs.json     # on a trusted machine
-    ses-mail credentials taro@example.com < outputs.json
-    ses-mail credentials taro@example.com --file outputs.json --format json
+    pulumi stack output --json --show-secrets | ses-mail credentials taro@example.com
+    pulumi stack output smtp_credentials --json --show-secrets | ses-mail credentials taro@example.com
+    pulumi stack output --json --show-secrets | ses-mail credentials taro@example.com --format json --out taro.json
 
 For delivery `pgp` it prints the encrypted password and how the person decrypts it; for
 `secrets_manager`, the secret to read. A suspended person gets no password (exit status 3).
-Exit status 2: the input or the address is wrong (docs/exit-codes.md). Delete outputs.json when done.
+Exit status 2: the input or the address is wrong, or --out cannot be written (docs/exit-codes.md).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any, TextIO
 
@@ -36,6 +38,10 @@ def _load(text: str) -> dict[str, Any]:
     except ValueError as err:
         raise CredentialsError(f"the input is not JSON ({err}): give the output of "
                                "`pulumi stack output --json --show-secrets`") from None
+    if isinstance(outputs, dict) and "smtp_credentials" not in outputs and outputs and all(
+            isinstance(v, dict) and "host" in v and "username" in v for v in outputs.values()):
+        # `pulumi stack output smtp_credentials --json --show-secrets`: the credentials alone.
+        outputs = {"smtp_credentials": outputs}
     if not isinstance(outputs, dict) or "smtp_credentials" not in outputs:
         raise CredentialsError("the input has no `smtp_credentials`: give the output of "
                                "`pulumi stack output --json --show-secrets` for this stack")
@@ -122,6 +128,8 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, stdout: Tex
     parser.add_argument("--file", "-f", help="outputs JSON file (default: standard input)")
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="text to read and paste (default), or json for scripts")
+    parser.add_argument("--out", "-o", help="write the settings to this new file, readable by you only (mode 0600), "
+                                            "instead of printing them")
     args = parser.parse_args(argv)
     try:
         if args.file:
@@ -138,11 +146,25 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, stdout: Tex
     except CredentialsError as err:
         print(f"error: {err}", file=stderr)
         return err.code
-    if args.format == "json":
-        print(json.dumps(settings, indent=2, sort_keys=True), file=stdout)
-    else:
-        print(render_text(settings), file=stdout)
+    text = json.dumps(settings, indent=2, sort_keys=True) if args.format == "json" else render_text(settings)
+    if args.out:
+        try:
+            write_private(args.out, text + "\n")
+        except OSError as err:
+            print(f"error: cannot write {args.out}: {err.strerror or err}", file=stderr)
+            return EXIT_USAGE
+        print(f"wrote {args.out} (mode 0600): delete it once the settings are in the mail client", file=stdout)
+        return EXIT_OK
+    print(text, file=stdout)
     return EXIT_OK
+
+
+def write_private(path: str, text: str) -> None:
+    """Create `path` with mode 0600 from the start (never world-readable for a moment), and
+    refuse to overwrite an existing file, whose mode might be wider."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 if __name__ == "__main__":

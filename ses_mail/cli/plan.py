@@ -18,6 +18,7 @@ from ses_mail.cli.console import counting
 from ses_mail.cli.exit_codes import EXIT_OK, EXIT_USAGE
 from ses_mail.project import ProjectError, find_project
 from ses_mail.resource_types import RECORD, describe, percent
+from ses_mail.roster.identifiers import both_forms
 from ses_mail.specs.report_receiving import stage_of_record
 from ses_mail.review.changes import COMPONENT_KINDS, ROSTER_COMPONENTS, Group, Resource, group_of, resources, short_type
 from ses_mail.review.engine import ProgramRun, run_program
@@ -55,7 +56,11 @@ def _status_columns(status: dict[str, Any]) -> list[str]:
     """Status, delivery, current key generation and restrictions, from `credential_status`."""
     restrictions = status.get("restrictions") or {}
     narrowed = [f"{name}={value if isinstance(value, str) else ','.join(value)}"
-                for name, value in restrictions.items() if value not in (None, "any", [], ())]
+                for name, value in restrictions.items()
+                if name != "display_names" and value not in (None, "any", [], ())]
+    if restrictions.get("display_names") == "any":
+        # The opt-out is worth seeing: this person may present under any (non-address) name.
+        narrowed.insert(0, "display_name=ANY(opted-out)")
     key = str(status.get("key", ""))
     if status.get("previous_key"):
         key += f" (+{status['previous_key']})"
@@ -67,7 +72,9 @@ def render(run: ProgramRun) -> str:
            "(mock engine: ids, DKIM tokens and keys are FAKE emulations; secrets are not shown)", ""]
     groups = group_by_component(run)
     for group, children in groups:
-        header = f"+ {_HEADERS.get(group.kind, group.kind)} {group.name}".rstrip()
+        # An IDN shows both forms, so a reviewer sees what readers see beside what DNS holds.
+        shown = both_forms(group.name) if group.kind == "domain" else group.name
+        header = f"+ {_HEADERS.get(group.kind, group.kind)} {shown}".rstrip()
         if children and all(r.retain_on_delete for r in children):
             header += ADOPTED_NOTE
         out.append(header)

@@ -118,7 +118,7 @@ class SmtpSender(pulumi.ComponentResource):
             name=SEND_POLICY_NAME,
             policy=arn.apply(
                 lambda arns: json.dumps(send_as_policy(
-                    address, arns if isinstance(arns, str) else arns[0], display_name=settings.display_name,
+                    address, arns if isinstance(arns, str) else arns[0], display_names=settings.display_names,
                     allowed_ips=settings.allowed_ips, recipients=settings.recipients,
                     configuration_set_arn=None if isinstance(arns, str) else arns[1],
                     suspended=settings.suspended and not self.delivery.issues_keys), sort_keys=True)),
@@ -163,6 +163,7 @@ class SmtpSender(pulumi.ComponentResource):
                             for slot in slots],
             "restrictions": {
                 "display_name": settings.display_name,
+                "display_names": "any" if settings.display_names.any else "exact" if settings.display_name else "own",
                 "allowed_ips": list(settings.allowed_ips) or "any",
                 "recipients": list(settings.recipients) or "any",
             },

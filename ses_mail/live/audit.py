@@ -205,7 +205,7 @@ def audit_person(person: Person, target: Target, clients: ClientFactory, account
     report.configuration_set = set_name
     report.findings += set_findings
     set_arn = configuration_set_arn(target.region, account_id, set_name, partition) if set_name else None
-    expected = send_as_policy(person.email, arn, display_name=settings.display_name,
+    expected = send_as_policy(person.email, arn, display_names=settings.display_names,
                               allowed_ips=settings.allowed_ips, recipients=settings.recipients,
                               configuration_set_arn=set_arn, suspended=settings.suspended and not mode.issues_keys)
     boundary = (user.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")

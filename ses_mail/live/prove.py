@@ -164,7 +164,9 @@ def _colleague(person: PersonView, everyone: Sequence[PersonView], *, other_doma
 
 def cases_for(person: PersonView, everyone: Sequence[PersonView], domains: Sequence[str]) -> list[Case]:
     """The cases for `person`: each differs from P1 in one thing only (address, display name or
-    envelope sender), so a refusal can only be due to that one thing."""
+    envelope sender), so a refusal can only be due to that one thing. The envelope sender stays
+    the person's own except in `envelope-colleague`: the send policy also refuses a colleague's
+    address as envelope sender (ses:FeedbackAddress), which would hide a From fault."""
     own = person.address
     colleague = _colleague(person, everyone)
     colleague_address = colleague.address if colleague else f"{OTHER_LOCAL_PART}@{person.domain}"
@@ -180,17 +182,17 @@ def cases_for(person: PersonView, everyone: Sequence[PersonView], domains: Seque
         else:
             local = OTHER_LOCAL_PART if person.local_part != OTHER_LOCAL_PART else OTHER_LOCAL_PART + "2"
             target = f"{local}@{other_domains[0]}"
-        p3 = Envelope(target, target, person.display_name)
+        p3 = Envelope(own, target, person.display_name)
     outside = f"{person.local_part}@{OUTSIDE_DOMAIN}"
     own_name = person.display_name
     return [
         Case("P1", "own address", ACCEPTED,
              Envelope(own, own, own_name, encode_display_name=own_name is not None)),
         Case("P2", f"colleague's address {colleague_address}", REFUSED_POLICY,
-             Envelope(colleague_address, colleague_address, own_name)),
+             Envelope(own, colleague_address, own_name)),
         Case("P3", f"another local part at another roster domain{': ' + p3.from_address if p3 else ''}",
              REFUSED_POLICY, p3, None if p3 else "the roster has one domain"),
-        Case("P4", f"address outside the roster {outside}", REFUSED_UNVERIFIED, Envelope(outside, outside, own_name)),
+        Case("P4", f"address outside the roster {outside}", REFUSED_UNVERIFIED, Envelope(own, outside, own_name)),
         Case("display-colleague", f"own address, colleague's display name {colleague_name!r}", REFUSED_POLICY,
              Envelope(own, own, colleague_name)),
         Case("display-address", f"own address, display name {colleague_address!r}", REFUSED_POLICY,

@@ -112,12 +112,14 @@ class PgpDelivery(DeliveryMode):
     needs_provider_region = True
 
     def credential(self, sender: Any, base: dict[str, Any], usable: bool) -> dict[str, Any]:
+        # Only what SMTP needs, encrypted to the person's key: the SMTP password (with the key id
+        # as username, and the PGP fingerprint). Never the encrypted secret access key, with which
+        # the person could call the SES API directly.
         sender.password = sender.no_password()
         key = sender.access_key
         credential = {**base, "delivery": self.name, "key_fingerprint": key.key_fingerprint}
         if usable:
             credential["encrypted_password"] = key.encrypted_ses_smtp_password_v4
-            credential["encrypted_secret"] = key.encrypted_secret
         return credential
 
     def handover(self, cred: dict[str, Any]) -> dict[str, Any]:

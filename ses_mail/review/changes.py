@@ -20,6 +20,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from ses_mail.resource_types import ACCESS_KEY, IDENTITY, MAIL_FROM, RECORD, TYPES, USER, USER_POLICY, describe
+from ses_mail.roster.identifiers import both_forms
 
 #: Pseudo-property under which a changed `replacement_trigger` resource option is reported.
 TRIGGER = "(replacement trigger)"
@@ -127,6 +128,8 @@ class Group:
 
     @property
     def label(self) -> str:
+        if self.kind == "domain" and self.name:
+            return f"{self.kind} {both_forms(self.name)}"  # an IDN in both forms
         return f"{self.kind} {self.name}" if self.name else self.kind
 
 
@@ -190,9 +193,11 @@ class Change:
     def attention(self) -> str:
         """What a non-destructive change still stops (a suspended credential), else ""."""
         described = describe(self.type)
-        if described is None or described.attention is None or self.op != UPDATE or self.after is None:
+        if (described is None or described.attention is None or self.op != UPDATE
+                or self.before is None or self.after is None):
             return ""
-        return described.attention({p.top: self.after.inputs.get(p.top) for p in self.properties})
+        return described.attention({p.top: self.before.inputs.get(p.top) for p in self.properties},
+                                   {p.top: self.after.inputs.get(p.top) for p in self.properties})
 
     @property
     def replace_reasons(self) -> list[str]:

@@ -8,7 +8,8 @@ from typing import Any, Callable, Sequence
 from ses_mail.modes.delivery import delivery_mode, modes_where
 from ses_mail.modes.dns import dns_provider, providers_where
 from ses_mail.roster.errors import NO_VALUE, Problem
-from ses_mail.roster.identifiers import domain_of, is_within
+from ses_mail.roster.identifiers import both_forms, domain_of, is_within, unicode_form
+from ses_mail.roster.lookalikes import skeleton
 from ses_mail.roster.model import Defaults, Domain, Person, Roster
 from ses_mail.roster.paths import Path_, field_name
 from ses_mail.roster.restrictions import normalize_display_name
@@ -60,6 +61,19 @@ def cross_check(parts: Parts, file: str, line_of: LineOf) -> list[Problem]:
         elif not is_within(domain.name, domain.hosted_zone):
             problem(("domains", i, "zone"), domain.zone, f"does not contain the domain {domain.name!r}")
         # The MAIL FROM domain's length, with every other DNS name: ses_mail.roster.limit_checks.
+
+    # Look-alikes of each other: two different names that read the same (UTS #39 skeletons).
+    # A name's own mixed scripts and ASCII look-alikes are refused where it is parsed
+    # (ses_mail.roster.identifiers.normalize_domain).
+    seen: dict[str, tuple[str, Path_]] = {}
+    named = [(d.name, ("domains", i, "name")) for i, d in parts.domains]
+    named += [(domain_of(p.email), ("people", i, "email")) for i, p in parts.people]
+    for name, path in named:
+        key = skeleton(unicode_form(name))
+        earlier = seen.setdefault(key, (name, path))
+        if earlier[0] != name:
+            problem(path, name, f"is a look-alike domain: {both_forms(name)} reads the same as "
+                    f"{both_forms(earlier[0])} ({field_name(earlier[1])}, line {line_of(earlier[1])})")
 
     first_person: dict[str, int] = {}
     addresses = sorted([(i, p.email) for i, p in parts.people] + list(parts.other_addresses))
@@ -120,6 +134,15 @@ def _check_person(defaults: Defaults, i: int, person: Person, problem: Any) -> N
         else:
             problem((*at, "name"), NO_VALUE, "is required because defaults.display_name pins every From display "
                     "name to `name`: give a name, a display_name text, or display_name: false")
+    if display is False and person.name:
+        # false (the default) allows `name` as the display name: it goes into the policy, and
+        # passes the checks a display_name text does.
+        try:
+            normalize_display_name(person.name)
+        except ValueError as err:
+            via = "display_name: false" if person.display_name is False else "defaults.display_name: false"
+            problem((*at, "name"), person.name, f"is an allowed From display name ({via}: `name` or none), "
+                    f"and as one it {err}; or write display_name: any")
 
     delivery = person.delivery or defaults.delivery
     delivery_path = (*at, "delivery") if person.delivery else ("defaults", "delivery")

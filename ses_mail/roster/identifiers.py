@@ -10,6 +10,7 @@ import re
 import idna
 from email_validator import EmailNotValidError, validate_email
 
+from ses_mail.roster.lookalikes import check_look_alike
 from ses_mail.specs.limits import SMTP_LOCAL_PART
 
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -37,7 +38,26 @@ def normalize_domain(value: str) -> str:
             raise ValueError(f"has an invalid DNS label {label!r}")
     if len(ascii_name) > MAX_DOMAIN_LENGTH:
         raise ValueError(f"is longer than {MAX_DOMAIN_LENGTH} characters")
+    if "xn--" in ascii_name:
+        u_label = unicode_form(ascii_name)
+        why = check_look_alike(u_label)
+        if why:
+            raise ValueError(f"is a look-alike domain: {u_label} ({ascii_name}) {why}")
     return ascii_name
+
+
+def unicode_form(ascii_name: str) -> str:
+    """The U-label form of a domain (what a reader sees), for showing beside the A-label."""
+    try:
+        return idna.decode(ascii_name)
+    except idna.IDNAError:
+        return ascii_name
+
+
+def both_forms(ascii_name: str) -> str:
+    """`münchen.de (xn--mnchen-3ya.de)` for an IDN, the name alone otherwise."""
+    u_label = unicode_form(ascii_name)
+    return ascii_name if u_label == ascii_name else f"{u_label} ({ascii_name})"
 
 
 def normalize_address(value: str) -> str:

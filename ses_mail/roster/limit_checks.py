@@ -36,7 +36,7 @@ from ses_mail.modes.existing import existing_mode
 from ses_mail.roster.settings import Settings
 from ses_mail.specs import limits as L
 from ses_mail.specs.dns_records import DKIM_TOKEN_LENGTH, dmarc_record, txt_strings
-from ses_mail.specs.iam_policy import default_secret_admins, secret_read_policy, send_as_policy
+from ses_mail.specs.iam_policy import DisplayNames, default_secret_admins, secret_read_policy, send_as_policy
 from ses_mail.specs.naming import (SEND_POLICY_NAME, iam_user_name, secret_description, secret_name, secret_tags,
                                    user_tags)
 from ses_mail.specs.smtp_password import secret_value
@@ -109,7 +109,7 @@ def send_policy_length(address: str, arn: str, settings: Settings, *, without: s
     without one of its options (to tell how much that option takes)."""
     return L.iam_policy_length(send_as_policy(
         address, arn,
-        display_name=None if without == "display_name" else settings.display_name,
+        display_names=DisplayNames.unrestricted() if without == "display_name" else settings.display_names,
         allowed_ips=() if without == "allowed_ips" else settings.allowed_ips,
         recipients=() if without == "recipients" else settings.recipients,
         configuration_set_arn=set_arn))
@@ -199,7 +199,7 @@ def _source(person: Person, field: str) -> str:
     if field == "display_name" and person.display_name is True:
         return "`name`, by display_name: true"
     if field == "display_name" and person.display_name is None:
-        return "`name`, by defaults.display_name: true"
+        return "`name`, by defaults.display_name"
     return "this person's own" if getattr(person, field) is not None else f"from defaults.{field}"
 
 
@@ -249,7 +249,7 @@ def _check_send_policy(i: int, person: Person, settings: Settings, deployment: D
     arn, total = (shortest, low) if over else (longest, high)
     shares = []
     for field, present in (("allowed_ips", settings.allowed_ips), ("recipients", settings.recipients),
-                           ("display_name", settings.display_name)):
+                           ("display_name", settings.display_names.names)):
         if present:
             share = total - send_policy_length(address, arn, settings, without=field, set_arn=sets[arn])
             entries = f"{len(present):,} entries, " if isinstance(present, tuple) else ""

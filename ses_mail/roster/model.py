@@ -23,6 +23,7 @@ from ses_mail.roster.identifiers import domain_of, is_dns_label, normalize_addre
 from ses_mail.modes.delivery import delivery_mode, delivery_modes
 from ses_mail.modes.dns import dns_providers
 from ses_mail.modes.existing import existing_mode, roster_values as existing_roster_values
+from ses_mail.specs.iam_policy import DisplayNames
 from ses_mail.specs.key_slots import MAX_KEYS_PER_USER
 from ses_mail.specs.limits import SES_VERIFICATION_WINDOW
 from ses_mail.specs.rotation_policy import DEFAULT_GRACE_HOURS, DEFAULT_ROTATION_DAYS
@@ -229,7 +230,10 @@ def _display_name(value: Any) -> Any:
     if value is None or isinstance(value, bool):
         return value
     if not isinstance(value, str):
-        raise ValueError("should be the display name as text, `true` (use `name`) or `false`")
+        raise ValueError("should be the display name as text, `true` (exactly `name`), `false` "
+                         "(`name` or none) or `any`")
+    if value.strip().lower() == ANY:
+        return ANY
     return normalize_display_name(value)
 
 
@@ -262,7 +266,7 @@ class _Restricted(_Model):
 class Defaults(_Restricted):
     """Stack-wide defaults for every person; a person's own setting replaces the default."""
 
-    display_name: bool = Field(False, description="true: pin every person's From display name to their `name` (ses:FromDisplayName), so nobody sends as \"CEO <own address>\"; people then need a `name`. Default: false (any display name).")
+    display_name: bool | Literal["any"] = Field(False, description="Which From display names (ses:FromDisplayName) people may send with. false: their own roster `name` or none (no name: none), so nobody sends as \"CEO <own address>\". true: exactly their `name` (people then need a `name`; mail without a display name is refused). any: any display name (opt-out, marked in the plan). Whatever the setting, a display name containing an @ is refused. Default: false (own name or none).")
     allowed_ips: tuple[str, ...] | Literal["any"] = Field(ANY, description="CIDRs from which SMTP sending is allowed (aws:SourceIp), e.g. [203.0.113.0/24]; a bare address means /32. Public addresses only: SES sees your NAT/egress address. Default: any.")
     recipients: tuple[str, ...] | Literal["any"] = Field(ANY, description="Patterns every To/Cc/Bcc address must match (ses:Recipients, IAM StringLike: * and ? are wildcards, case-sensitive, so lowercase), e.g. ['*@example.com']. Default: any.")
     delivery: Delivery = Field("output", description="How credentials are handed over: output (the stack's secret output `smtp_credentials`), pgp (only PGP-encrypted secrets, needs `pgp_key` per person), secrets_manager (one AWS Secrets Manager secret per person, read by `secret_readers`) or rotation (the same secret, but its access key and password are made and rotated inside AWS by the stack's rotation function: no key or password ever reaches Pulumi; docs/in-account-credentials.md). Default: output.")
@@ -274,7 +278,9 @@ class Defaults(_Restricted):
     @classmethod
     def _display_name_flag(cls, value: Any) -> Any:
         if isinstance(value, str):
-            raise ValueError("is true or false here (a display name text belongs on a person)")
+            if value.strip().lower() == ANY:
+                return ANY
+            raise ValueError("is true, false or any here (a display name text belongs on a person)")
         return value
 
     @field_validator("secret_readers", mode="before")
@@ -291,7 +297,7 @@ class Person(_Restricted):
     status: Status = Field("active", description="active, or suspended: the access keys become Inactive at once (SMTP logins fail) while user, policy and keys are kept, so `active` restores the same credential. Default: active.")
     key: int = Field(1, ge=1, strict=True, description="Generation of the current access key. Rotate by raising it by one and setting previous_key to the old value; a raise without previous_key replaces the key at once. Default: 1.")
     previous_key: int | None = Field(None, ge=1, strict=True, description="Generation kept working next to `key` during a rotation (must be key - 1); remove it to retire the old key. IAM allows two keys per user, so there is at most one. Default: none.")
-    display_name: str | bool | None = Field(None, description="The exact From display name this person must send with (ses:FromDisplayName, case-sensitive); true: their `name`; false: any. Default: the stack default (defaults.display_name).")
+    display_name: str | bool | None = Field(None, description="Which From display names (ses:FromDisplayName, case-sensitive) this person may send with: a text: exactly that; true: exactly their `name`; false: their `name` or none; any: any (opt-out, marked in the plan). A display name containing an @ is refused whatever this says. Default: the stack default (defaults.display_name).")
     allowed_ips: tuple[str, ...] | Literal["any"] | None = Field(None, description="CIDRs this person may send from (aws:SourceIp), or `any`. Default: the stack default (defaults.allowed_ips).")
     recipients: tuple[str, ...] | Literal["any"] | None = Field(None, description="Patterns every recipient must match (ses:Recipients), or `any`. Default: the stack default (defaults.recipients).")
     delivery: Delivery | None = Field(None, description="output, pgp, secrets_manager or rotation: see defaults.delivery. Default: the stack default (defaults.delivery).")
@@ -395,7 +401,7 @@ class Settings:
     status: Status
     key: int
     previous_key: int | None
-    display_name: str | None
+    display_name: str | None  # the exact display name required (true or a text), else None
     allowed_ips: tuple[str, ...]
     recipients: tuple[str, ...]
     delivery: Delivery
@@ -404,18 +410,28 @@ class Settings:
     rotation_days: int = DEFAULT_ROTATION_DAYS
     grace_hours: int = DEFAULT_GRACE_HOURS
     migrating_from: str | None = None
+    display_names: DisplayNames = DisplayNames()
 
     @property
     def suspended(self) -> bool:
         return self.status == "suspended"
 
 
-
 def resolve(person: Person, defaults: Defaults | None = None) -> Settings:
-    """A person's own settings, else the stack defaults, with `any` and `true` spelled out."""
+    """A person's own settings, else the stack defaults, with `any` and `true` spelled out.
+
+    display_name: a text or `true` (their `name`) allows exactly that name, as it always did;
+    `false` (the default) allows their own `name` or none; `any` allows any (but never an @)."""
     d = defaults or Defaults()
     display = person.display_name if person.display_name is not None else d.display_name
-    shown = person.name if display is True else display
+    shown: str | None = person.name if display is True else display if isinstance(display, str) else None
+    if shown == ANY:
+        names, shown = DisplayNames.unrestricted(), None
+    elif shown:
+        names = DisplayNames.exactly(shown)
+    else:
+        # false (the default): the person's own name, or none.
+        names, shown = DisplayNames.own_or_none(person.name), None
     ips = person.allowed_ips if person.allowed_ips is not None else d.allowed_ips
     recipients = person.recipients if person.recipients is not None else d.recipients
     readers = person.secret_readers if person.secret_readers is not None else d.secret_readers
@@ -433,4 +449,5 @@ def resolve(person: Person, defaults: Defaults | None = None) -> Settings:
         rotation_days=person.rotation_days if person.rotation_days is not None else d.rotation_days,
         grace_hours=d.grace_hours,
         migrating_from=person.migrating_from,
+        display_names=names,
     )

@@ -12,6 +12,7 @@ import ipaddress
 import re
 
 from ses_mail.roster.identifiers import normalize_address, normalize_domain
+from ses_mail.specs.iam_policy import check_not_admin_path
 
 # --- allowed_ips (aws:SourceIp) -------------------------------------------------------------
 
@@ -90,7 +91,7 @@ def normalize_display_name(value: str) -> str:
     """The exact From display name a person must use; no control characters, no `${`."""
     text = value.strip()
     if not text:
-        raise ValueError("is empty: give the display name, `true` to use `name`, or `false`")
+        raise ValueError("is empty: give the display name, `true` (exactly `name`), `false` (`name` or none) or `any`")
     if len(text) > DISPLAY_NAME_MAX:
         raise ValueError(f"is longer than {DISPLAY_NAME_MAX} characters")
     if any(ord(c) < 32 or ord(c) == 127 for c in text):
@@ -99,7 +100,14 @@ def normalize_display_name(value: str) -> str:
         raise ValueError("contains `${`, which IAM policies read as the start of a variable")
     if any(c in text for c in '<>"'):
         raise ValueError('contains < > or ": give the name only, as the mail client shows it')
+    if any(c in text for c in ADDRESS_SIGNS):
+        raise ValueError("contains an @: a display name that reads as an address is always refused")
     return text
+
+
+#: `@` and the look-alikes mail clients render like it (full-width U+FF20, small U+FE6B): the
+#: send policy denies display names containing any of them (specs.iam_policy).
+ADDRESS_SIGNS = ("@", "\uff20", "\ufe6b")
 
 
 # --- principals (Secrets Manager readers, stack admins) -------------------------------------
@@ -151,7 +159,8 @@ def normalize_iam_path(value: str) -> str:
     text = value.strip()
     if not _IAM_PATH.match(text) or len(text) > 512 or "//" in text:
         raise ValueError("is not an IAM path: it starts and ends with / (e.g. /ses-smtp/)")
-    return text
+    # SMTP users under the secret admin path would all be exempt from the secrets' Deny.
+    return check_not_admin_path(text)
 
 
 _KMS_KEY = re.compile(
