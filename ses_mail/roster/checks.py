@@ -51,10 +51,13 @@ def cross_check(parts: Parts, file: str, line_of: LineOf) -> list[Problem]:
             problem(("domains", i, "name"), domain.name, f"is listed twice (also domains[{other}], line {line_of(('domains', other))})")
         first_domain.setdefault(domain.name, i)
         if domain.dns == "external" and domain.zone is not None:
-            problem(("domains", i, "zone"), domain.zone, "is only used with dns route53, but dns is external: "
-                    "remove `zone`, or set `dns: route53`")
+            problem(("domains", i, "zone"), domain.zone, "is only used with dns route53 or cloudflare, but dns is "
+                    "external: remove `zone`, or set `dns: route53` or `dns: cloudflare`")
         elif not is_within(domain.name, domain.hosted_zone):
             problem(("domains", i, "zone"), domain.zone, f"does not contain the domain {domain.name!r}")
+        if domain.zone_id is not None and domain.dns != "cloudflare":
+            problem(("domains", i, "zone_id"), domain.zone_id, f"is only used with dns cloudflare, but dns is "
+                    f"{domain.dns}: remove `zone_id`, or set `dns: cloudflare`")
         # The MAIL FROM domain's length, with every other DNS name: ses_mail.roster.limit_checks.
 
     first_person: dict[str, int] = {}
