@@ -25,6 +25,9 @@ _SUMMARY: dict[str, Any] = {
     "aws:sesv2/emailIdentityMailFromAttributes:EmailIdentityMailFromAttributes":
         lambda i: f"mail_from={i['mailFromDomain']} on_mx_failure={i.get('behaviorOnMxFailure')}",
     "aws:route53/record:Record": lambda i: f"{i['name']} {i['type']} {' | '.join(i['records'])} (ttl {int(i['ttl'])})",
+    "cloudflare:index/dnsRecord:DnsRecord": lambda i: f"{i['name']} {i['type']} "
+    + (f"{int(i['priority'])} " if i.get("priority") is not None else "") + f"{i['content']} (ttl {int(i['ttl'])}, "
+    + ("PROXIED" if i.get("proxied") else "not proxied") + ")",
     "aws:iam/user:User": lambda i: f"name={i['name']} path={i.get('path')}",
     "aws:iam/userPolicy:UserPolicy": lambda i: f"policy={i['name']}",
     "aws:iam/accessKey:AccessKey": lambda i: f"status={i.get('status', 'Active')}"
@@ -140,10 +143,19 @@ def render(run: ProgramRun) -> str:
         out += [f"  = {domain}  {arn}" for domain, arn in sorted(referenced.items())]
     out.append("")
     out.append("DNS records (also the stack output `dns_records`); PUBLISHED BY external: add them where "
-               "the domain's DNS is kept (dns: external):")
+               "the domain's DNS is kept (dns: external); cloudflare: created in the domain's Cloudflare zone, "
+               "never proxied:")
     in_route53 = {(r.inputs.get("name"), r.inputs.get("type")) for r in run.of_type("aws:route53/record:Record")}
-    rows = [[r["name"], r["type"], str(r["ttl"]), "route53" if (r["name"], r["type"]) in in_route53 else "external",
-             r["value"]] for r in run.outputs.get("dns_records") or []]
+    at_cloudflare = {(r.inputs.get("name"), r.inputs.get("type"))
+                     for r in run.of_type("cloudflare:index/dnsRecord:DnsRecord")}
+
+    def published_by(name: str, type_: str) -> str:
+        if (name, type_) in in_route53:
+            return "route53"
+        return "cloudflare" if (name.lower(), type_) in at_cloudflare else "external"
+
+    rows = [[r["name"], r["type"], str(r["ttl"]), published_by(r["name"], r["type"]), r["value"]]
+            for r in run.outputs.get("dns_records") or []]
     out.extend(_table(rows, ["NAME", "TYPE", "TTL", "PUBLISHED BY", "VALUE"]))
     out.append("")
     out.extend(_deliverability_notes(run))

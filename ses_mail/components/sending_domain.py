@@ -6,6 +6,7 @@ from typing import Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
+from ses_mail.components.cloudflare_dns import publish_cloudflare_records
 from ses_mail.specs.dns_records import DKIM_RECORD_TYPE, DKIM_TOKEN_COUNT, DnsRecord, dkim_records, route53_values, static_records
 from ses_mail.specs.deliverability import MX_FAILURE, verification_requirements
 from ses_mail.specs.naming import domain_resource
@@ -21,7 +22,8 @@ class SendingDomain(pulumi.ComponentResource):
     `dns: route53` (the default) they are created in the hosted zone `zone_id`, without
     `allow_overwrite`, so an existing record of the same name and type makes `pulumi up` fail
     instead of silently replacing someone else's record. With `dns: external` no record
-    resource exists and `zone_id` is None: whoever keeps the domain's DNS publishes them.
+    resource exists and `zone_id` is None: whoever keeps the domain's DNS publishes them. With
+    `dns: cloudflare`, `zone_id` is the Cloudflare zone's id and they are Cloudflare DNS records.
     """
 
     identity: aws.sesv2.EmailIdentity
@@ -77,6 +79,12 @@ class SendingDomain(pulumi.ComponentResource):
             records = [self._record(domain, spec.purpose, zone_id, child, name=spec.name, type_=spec.type,
                                     values=route53_values(spec))
                        for spec in static]
+        elif domain.dns == "cloudflare":
+            # The Cloudflare DNS mode: `zone_id` is the Cloudflare zone's (ses_mail.components.cloudflare_dns).
+            if zone_id is None:
+                raise ValueError(f"{domain.name}: dns cloudflare needs the Cloudflare zone's id")
+            published = publish_cloudflare_records(domain, zone_id=zone_id, static=static, dkim=dkim, opts=child)
+            records, dkim_resources = published.records, published.dkim  # type: ignore[assignment]
 
         aws.sesv2.EmailIdentityMailFromAttributes(
             domain_resource(domain.name, "mail-from"),

@@ -21,6 +21,7 @@ import pulumi_aws as aws
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.settings import monitor_supports_feature
 
+from ses_mail.components.cloudflare_dns import cloudflare_invoke_options, lookup_cloudflare_zones
 from ses_mail.components.deliverability import Deliverability
 from ses_mail.components.outputs import gather
 from ses_mail.components.sending_domain import SendingDomain
@@ -365,6 +366,7 @@ class SesMail(pulumi.ComponentResource):
             check_pgp_region(roster, region, provider, settings.roster_path)
         check_rotation_support(roster)
         zone_ids = lookup_zones(roster, settings.roster_path, invoke)
+        cloudflare_zones = lookup_cloudflare_zones(roster, settings.roster_path, cloudflare_invoke_options(opts))
         # Who runs the program, before anything is registered: the identities' ARNs and the secrets'
         # default admins name its account.
         caller = caller_identity(invoke)
@@ -398,7 +400,8 @@ class SesMail(pulumi.ComponentResource):
         }
         # `existing: reference` domains are managed elsewhere: no resource here, only their ARN.
         self.domains: dict[str, SendingDomain] = {
-            d.name: SendingDomain(d, region=region, zone_id=zone_ids.get(d.hosted_zone) if d.dns == "route53" else None,
+            d.name: SendingDomain(d, region=region, zone_id=zone_ids.get(d.hosted_zone) if d.dns == "route53"
+                                  else cloudflare_zones.get(d.name),
                                   opts=child(), after=[s.policy for a, s in self.people.items() if domain_of(a) == d.name],
                                   **self.feedback.domain_options(d))
             for d in roster.domains if d.existing != "reference"

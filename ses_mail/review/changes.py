@@ -41,10 +41,14 @@ from typing import Any, Iterable, Mapping, Sequence
 #: - sns Topic: `name`, `name_prefix`, `fifo_topic`; TopicPolicy: `arn`; TopicSubscription:
 #:   `topic_arn` (Pulumi `topic`), `protocol`, `endpoint`.
 #: - cloudwatch MetricAlarm: `alarm_name` (Pulumi `name`); everything else is PutMetricAlarm.
+#: - cloudflare DnsRecord (pulumi-cloudflare 6.x, terraform-provider-cloudflare dns_record schema):
+#:   `zone_id` and `type` are RequiresReplace; `name`, `content`, `ttl`, `priority`, `proxied`
+#:   update in place (the program adds `name` through replaceOnChanges, with deleteBeforeReplace).
 #: On top of these, the engine replaces on the resource options `replaceOnChanges` and a changed
 #: `replacementTrigger`, and skips inputs listed in `ignoreChanges` (see `property_changes`).
 REPLACE_ON: dict[str, frozenset[str]] = {
     "aws:route53/record:Record": frozenset({"name", "zoneId"}),
+    "cloudflare:index/dnsRecord:DnsRecord": frozenset({"zoneId", "type"}),
     "aws:iam/user:User": frozenset(),
     "aws:iam/userPolicy:UserPolicy": frozenset({"name", "namePrefix", "user"}),
     "aws:iam/accessKey:AccessKey": frozenset({"user", "pgpKey"}),
@@ -102,6 +106,9 @@ CONSEQUENCES: dict[tuple[str, str], str] = {
         "custom MAIL FROM removed: SPF aligns with amazonses.com, not the domain",
     ("aws:route53/record:Record", "delete"): "DNS record removed",
     ("aws:route53/record:Record", "replace"): "DNS record moved (old name removed)",
+    ("cloudflare:index/dnsRecord:DnsRecord", "delete"): "Cloudflare DNS record removed",
+    ("cloudflare:index/dnsRecord:DnsRecord", "replace"):
+        "Cloudflare DNS record replaced, the old one deleted first: the name is briefly without the record",
     ("aws:secretsmanager/secret:Secret", "delete"): "Secrets Manager secret holding the credential deleted",
     ("aws:secretsmanager/secret:Secret", "replace"): "Secrets Manager secret recreated under a new ARN",
     ("aws:secretsmanager/secretPolicy:SecretPolicy", "delete"): "read access to the credential secret removed",
@@ -631,8 +638,8 @@ _TYPE_ORDER = [
     "ses-mail:index:SesMail", "ses-mail:index:SendingDomain", "ses-mail:index:SmtpSender",
     "aws:sesv2/emailIdentity:EmailIdentity",
     "aws:sesv2/emailIdentityMailFromAttributes:EmailIdentityMailFromAttributes",
-    "aws:route53/record:Record", "aws:iam/user:User", "aws:iam/userPolicy:UserPolicy",
-    "aws:iam/accessKey:AccessKey",
+    "aws:route53/record:Record", "cloudflare:index/dnsRecord:DnsRecord", "aws:iam/user:User",
+    "aws:iam/userPolicy:UserPolicy", "aws:iam/accessKey:AccessKey",
 ]
 
 

@@ -34,6 +34,18 @@ def fake_secret_key(name: str) -> str:
     return "FAKE" + base64.b64encode(_digest("secret", name)).decode()[:36]
 
 
+def fake_cloudflare_zone_id(zone: str) -> str:
+    """32 hexadecimal characters, as Cloudflare's zone ids."""
+    return _digest("cloudflare-zone", zone).hex()[:32]
+
+
+def cloudflare_name_servers(zone: str) -> tuple[str, str]:
+    """The two name servers Cloudflare assigns a zone (<name>.ns.cloudflare.com)."""
+    names = ("ada", "bob", "cruz", "dina", "eli", "fay")
+    digest = _digest("cloudflare-ns", zone)
+    return f"{names[digest[0] % 6]}.ns.cloudflare.com", f"{names[digest[1] % 6]}.ns.cloudflare.com"
+
+
 def fake_zone_id(zone: str) -> str:
     return "ZFAKE" + _digest("zone", zone).hex().upper()[:16]
 
@@ -59,6 +71,8 @@ class AwsMocks(pulumi.runtime.Mocks):
 
     region: str = "us-east-1"
     zones: set[str] | None = None
+    #: Cloudflare zone names the API token sees (getZone); None means every zone asked for.
+    cloudflare_zones: set[str] | None = None
     # Offline runs emulate a deployer set up as the README says: under the default admin path.
     caller_arn: str = f"arn:aws:iam::{ACCOUNT_ID}:user/ses-mail-admin/fake"
     role_paths: dict[str, str] = field(default_factory=dict)
@@ -98,6 +112,13 @@ class AwsMocks(pulumi.runtime.Mocks):
             zone_id = fake_zone_id(name)
             return {"name": name, "zoneId": zone_id, "id": zone_id, "privateZone": False,
                     "arn": f"arn:aws:route53:::hostedzone/{zone_id}"}
+        if args.token == "cloudflare:index/getZone:getZone":
+            name = (args.args.get("filter") or {}).get("name", "").rstrip(".")
+            if self.cloudflare_zones is not None and name not in self.cloudflare_zones:
+                return {}, [("filter", f"no Cloudflare zone named {name!r} is visible to this API token")]
+            zone_id = fake_cloudflare_zone_id(name)
+            return {"id": zone_id, "zoneId": zone_id, "name": name, "status": "active",
+                    "nameServers": list(cloudflare_name_servers(name))}
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": self.caller_arn.split(":")[4], "arn": self.caller_arn, "userId": "AIDAFAKE",
                     "id": self.caller_arn.split(":")[4]}
@@ -140,6 +161,12 @@ def _mail_from(name: str, inputs: dict, mocks: AwsMocks) -> tuple[str, dict]:
 def _record(name: str, inputs: dict, mocks: AwsMocks) -> tuple[str, dict]:
     fqdn = inputs["name"]
     return f"{inputs['zoneId']}_{fqdn}_{inputs['type']}", {"fqdn": fqdn}
+
+
+def _cloudflare_record(name: str, inputs: dict, mocks: AwsMocks) -> tuple[str, dict]:
+    # Cloudflare's record ids are 32 hexadecimal characters; the name comes back as the FQDN.
+    rid = _digest("cloudflare-record", inputs["zoneId"], inputs["name"], inputs["type"]).hex()[:32]
+    return rid, {"proxiable": inputs["type"] in ("A", "AAAA", "CNAME"), "createdOn": "2026-01-01T00:00:00Z"}
 
 
 def _user(name: str, inputs: dict, mocks: AwsMocks) -> tuple[str, dict]:
@@ -219,6 +246,7 @@ COMPUTED: dict[str, dict[str, Any]] = {
         "dkimSigningAttributes": ("tokens", "status", "currentSigningKeyLength", "signingAttributesOrigin"),
     },
     "aws:route53/record:Record": {"fqdn": None},
+    "cloudflare:index/dnsRecord:DnsRecord": {"proxiable": None, "createdOn": None, "modifiedOn": None, "meta": None},
     "aws:iam/user:User": {"arn": None, "uniqueId": None, "tagsAll": None},
     "aws:iam/accessKey:AccessKey": {
         "secret": None, "sesSmtpPasswordV4": None, "encryptedSecret": None,
@@ -287,6 +315,7 @@ _HANDLERS = {
     "aws:sesv2/emailIdentity:EmailIdentity": _email_identity,
     "aws:sesv2/emailIdentityMailFromAttributes:EmailIdentityMailFromAttributes": _mail_from,
     "aws:route53/record:Record": _record,
+    "cloudflare:index/dnsRecord:DnsRecord": _cloudflare_record,
     "aws:iam/user:User": _user,
     "aws:iam/userPolicy:UserPolicy": _user_policy,
     "aws:iam/accessKey:AccessKey": _access_key,
