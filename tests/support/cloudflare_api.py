@@ -101,6 +101,8 @@ class CloudflareState:
     #: Path prefix -> how many of its next requests get 429.
     throttle: dict[str, int] = field(default_factory=dict)
     retry_after: str = "0"
+    #: The largest page served, whatever per_page asks (the real API caps it too).
+    max_per_page: int = 5_000
     requests: list[tuple[str, str]] = field(default_factory=list)
 
     def zone(self, zone_id: str) -> Zone | None:
@@ -114,9 +116,10 @@ def _envelope(result: Any, *, info: dict[str, Any] | None = None, errors: list[d
     return body
 
 
-def _page(items: list[Any], query: dict[str, list[str]], default_per_page: int) -> tuple[list[Any], dict[str, Any]]:
+def _page(items: list[Any], query: dict[str, list[str]], default_per_page: int,
+          cap: int) -> tuple[list[Any], dict[str, Any]]:
     page = int(float(query.get("page", ["1"])[0]))
-    per_page = int(float(query.get("per_page", [str(default_per_page)])[0]))
+    per_page = min(cap, int(float(query.get("per_page", [str(default_per_page)])[0])))
     total_pages = max(1, -(-len(items) // per_page))
     chunk = items[(page - 1) * per_page:page * per_page]
     return chunk, {"page": page, "per_page": per_page, "count": len(chunk), "total_count": len(items),
@@ -166,7 +169,7 @@ def _handler(state: CloudflareState) -> type[BaseHTTPRequestHandler]:
                 zones = [z for z in state.zones if state.zone_scope is None or z.id in state.zone_scope]
                 if "name" in query:
                     zones = [z for z in zones if z.name == query["name"][0]]
-                chunk, info = _page([z.as_result() for z in zones], query, 20)
+                chunk, info = _page([z.as_result() for z in zones], query, 20, state.max_per_page)
                 return self._send(200, _envelope(chunk, info=info))
             if len(parts) >= 2 and parts[0] == "zones":
                 zone = state.zone(parts[1])
@@ -181,7 +184,7 @@ def _handler(state: CloudflareState) -> type[BaseHTTPRequestHandler]:
                     if method == "GET":
                         if not self._allowed(DNS_READ, zone.id):
                             return self._error(403, AUTH_ERROR, "Authentication error")
-                        chunk, info = _page(zone.records, query, 100)
+                        chunk, info = _page(zone.records, query, 100, state.max_per_page)
                         return self._send(200, _envelope(chunk, info=info))
                     if method == "POST":
                         if not self._allowed(DNS_EDIT, zone.id):

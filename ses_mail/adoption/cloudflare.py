@@ -1,0 +1,229 @@
+"""Adopting a domain's records at Cloudflare: read the zone (read-only, official `cloudflare`
+client) and compare it with the `cloudflare.DnsRecord`s the program registers.
+
+Each `DnsRecord` is one record (not a record set as in Route 53): the program's record is
+matched with the zone's record of the same name and type (for TXT, the one that starts as the
+program's value does: `v=spf1`, `v=DMARC1`), and imported with the provider's documented id
+`<zone_id>/<dns_record_id>`. Other TXT records at the same name stay as they are. What cannot
+be adopted safely is a finding, with the same codes as for Route 53 (ses_mail.adoption.assess):
+a CNAME where a TXT or MX is needed, a DKIM CNAME pointing at another identity's key, a second
+SPF or DMARC record, other records at a DKIM selector name; and, Cloudflare's own, a proxied
+record.
+
+The calls made, and the permission each needs (a token lacking one gets `CloudflareAccessError`,
+naming the call): GET /zones?name= (Zone Read; only for zones found by name), GET
+/zones/{zone_id} (Zone Read; also the name servers for `ses-mail doctor`), GET
+/zones/{zone_id}/dns_records (DNS Read). Nothing is written.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
+
+from ses_mail.specs.cloudflare import DNS_RECORD_TYPE, import_id, txt_value
+
+#: What each read call needs, as Cloudflare's token editor names the permission.
+PERMISSION = {"zones.list": "Zone > Zone > Read", "zones.get": "Zone > Zone > Read",
+              "dns.records.list": "Zone > DNS > Read (DNS Edit includes it)"}
+
+
+class CloudflareAccessError(Exception):
+    """The API token cannot make a read call adopt needs (or the API cannot be reached)."""
+
+
+@dataclass(frozen=True)
+class ZoneRecord:
+    id: str
+    name: str
+    type: str
+    content: str
+    ttl: int
+    proxied: bool
+    priority: int | None = None
+
+
+@dataclass(frozen=True)
+class CloudflareZone:
+    id: str
+    name: str
+    name_servers: tuple[str, ...]
+
+
+class CloudflareReader:
+    """Read-only access to zones through the official client (`cloudflare.Cloudflare`)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self._records: dict[str, list[ZoneRecord]] = {}
+
+    @classmethod
+    def from_environment(cls, *, api_token: str | None = None, base_url: str | None = None) -> "CloudflareReader":
+        """A client from CLOUDFLARE_API_TOKEN (and CLOUDFLARE_BASE_URL), as the client reads them."""
+        import os
+
+        import cloudflare
+
+        if not (api_token or os.environ.get("CLOUDFLARE_API_TOKEN")):
+            raise CloudflareAccessError("domains with dns: cloudflare are read with a Cloudflare API token: set "
+                                        "CLOUDFLARE_API_TOKEN (Zone Read and DNS Read on the zones are enough)")
+        try:
+            return cls(cloudflare.Cloudflare(api_token=api_token, base_url=base_url, max_retries=4))
+        except cloudflare.CloudflareError as err:
+            raise CloudflareAccessError(f"no Cloudflare API token: set CLOUDFLARE_API_TOKEN ({err})") from None
+
+    def _call(self, what: str, target: str, fn: Callable[[], Any]) -> Any:
+        import cloudflare
+
+        try:
+            return fn()
+        except (cloudflare.PermissionDeniedError, cloudflare.AuthenticationError) as err:
+            raise CloudflareAccessError(
+                f"the Cloudflare API token may not {what} {target} (HTTP {err.status_code}: {_errors(err)}): "
+                f"it needs {PERMISSION[what]} on that zone") from None
+        except cloudflare.NotFoundError as err:
+            raise CloudflareAccessError(f"Cloudflare has no {target} ({what}: {_errors(err)})") from None
+        except cloudflare.RateLimitError as err:
+            raise CloudflareAccessError(f"Cloudflare kept refusing {what} for {target} as rate-limited "
+                                        f"after retries ({_errors(err)}): run again later") from None
+        except cloudflare.APIConnectionError as err:
+            raise CloudflareAccessError(f"the Cloudflare API could not be reached ({what} {target}): {err}") from None
+
+    def zone_by_name(self, name: str) -> list[CloudflareZone]:
+        found = self._call("zones.list", f"the zone named {name}",
+                           lambda: list(self.client.zones.list(name=name, per_page=50)))
+        return [_zone(z) for z in found if z.name == name]
+
+    def zone(self, zone_id: str) -> CloudflareZone:
+        return _zone(self._call("zones.get", f"zone {zone_id}", lambda: self.client.zones.get(zone_id=zone_id)))
+
+    def records(self, zone_id: str) -> list[ZoneRecord]:
+        if zone_id not in self._records:
+            found = self._call("dns.records.list", f"the DNS records of zone {zone_id}",
+                               lambda: list(self.client.dns.records.list(zone_id=zone_id, per_page=500)))
+            self._records[zone_id] = [ZoneRecord(r.id, r.name.lower(), r.type, r.content or "", int(r.ttl),
+                                                 bool(r.proxied), int(r.priority) if getattr(r, "priority", None)
+                                                 is not None else None) for r in found]
+        return self._records[zone_id]
+
+
+def _errors(err: Any) -> str:
+    body = getattr(err, "body", None)
+    errors = body.get("errors") if isinstance(body, Mapping) else None
+    if errors:
+        return "; ".join(f"{e.get('code')} {e.get('message')}" for e in errors if isinstance(e, Mapping))
+    return str(err)
+
+
+def _zone(z: Any) -> CloudflareZone:
+    return CloudflareZone(z.id, z.name, tuple(z.name_servers or ()))
+
+
+@dataclass(frozen=True)
+class Finding:
+    domain: str
+    code: str
+    message: str
+    fix: str
+
+
+@dataclass
+class RecordAssessment:
+    """One program record against the zone: `record_id` set when it exists and can be imported."""
+
+    record_id: str | None = None
+    changes: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def action(self) -> str:
+        return "import" if self.record_id else "create"
+
+
+def _prefix(content: str) -> str | None:
+    value = txt_value(content)
+    return next((p for p in ("v=spf1", "v=DMARC1") if value.startswith(p)), None)
+
+
+def _show(records: Iterable[ZoneRecord]) -> str:
+    return ", ".join(f"{r.content!r}" for r in records)
+
+
+def assess_record(domain: str, inputs: Mapping[str, Any], zone_records: Iterable[ZoneRecord]) -> RecordAssessment:
+    """What the program's record (`inputs` of its DnsRecord) meets in the zone."""
+    name, type_ = str(inputs["name"]).lower(), str(inputs["type"])
+    content = str(inputs.get("content", ""))
+    at_name = [r for r in zone_records if r.name == name]
+    out = RecordAssessment()
+
+    def find(code: str, message: str, fix: str) -> None:
+        out.findings.append(Finding(domain, code, message, fix))
+
+    cname = next((r for r in at_name if r.type == "CNAME"), None)
+    if type_ != "CNAME" and cname is not None:
+        find("cname-conflict", f"{name} is a CNAME (to {cname.content}), but the program needs a {type_} record "
+                               "there, and DNS allows no other record beside a CNAME",
+             f"replace the CNAME by the {type_} record yourself (or, for DMARC kept by a provider, set "
+             "`dmarc: false` on the domain), then run `ses-mail adopt` again")
+        return out
+    same_type = [r for r in at_name if r.type == type_]
+    if type_ == "CNAME":
+        others = sorted({r.type for r in at_name if r.type != "CNAME"})
+        if others:
+            find("dkim-name-taken", f"{name} holds {', '.join(others)} records, so the DKIM CNAME cannot be published there",
+                 "remove those records (nothing but the DKIM CNAME belongs at a DKIM selector name)")
+        token = name.split(".")[0]
+        for r in same_type:
+            if r.content.rstrip(".").lower().split(".")[0] != token:
+                find("dkim-foreign-token",
+                     f"the DKIM record {name} points at {r.content}, not at the identity's key {token}: it was "
+                     "published for another SES identity (deleted, in another region or another account)",
+                     f"find who signs with that key; if nobody, point the CNAME at {content} (or delete it) and "
+                     "run `ses-mail adopt` again")
+    match: ZoneRecord | None = None
+    if type_ == "TXT":
+        prefix = _prefix(content)
+        candidates = [r for r in same_type if prefix and txt_value(r.content).lower().startswith(prefix.lower())]
+        if len(candidates) > 1:
+            what = "SPF" if prefix == "v=spf1" else "DMARC"
+            find(f"duplicate-{what.lower()}",
+                 f"{name} holds {len(candidates)} {what} records ({_show(candidates)}); receivers treat more than "
+                 "one as an error, and it is not clear which one is meant",
+                 f"keep one {what} record (or none) and run `ses-mail adopt` again; the roster's value then "
+                 "replaces it on the first `pulumi up`")
+            return out
+        if prefix is None:
+            candidates = [r for r in same_type if txt_value(r.content) == txt_value(content)]
+        match = candidates[0] if candidates else None
+    elif type_ == "MX":
+        match = next((r for r in same_type if r.content.rstrip(".").lower() == content.lower()), None)
+        foreign = [r for r in same_type if r is not match]
+        if foreign:
+            find("mail-from-mx-in-use",
+                 f"{name} MX already routes mail elsewhere ({_show(foreign)}); as the MAIL FROM domain its MX must "
+                 "point at SES's feedback endpoint, which would take that mail away",
+                 "choose another `mail_from` label for the domain (one no mail is received at)")
+    else:
+        match = same_type[0] if same_type else None
+    if match is None:
+        return out
+    if match.proxied:
+        find("record-proxied", f"{name} {type_} is proxied by Cloudflare: mail records must never be proxied",
+             "turn the proxy off (DNS only) on that record, or let the first `pulumi up` do so after import")
+    out.record_id = match.id
+    if match.content != content:
+        out.changes.append(f"content: {match.content!r} → {content!r}")
+    ttl = inputs.get("ttl")
+    if ttl is not None and int(ttl) != match.ttl:
+        out.changes.append(f"ttl: {'automatic' if match.ttl == 1 else match.ttl} → {int(ttl)}")
+    priority = inputs.get("priority")
+    if priority is not None and match.priority is not None and int(priority) != match.priority:
+        out.changes.append(f"priority: {match.priority} → {int(priority)}")
+    return out
+
+
+def record_import_id(inputs: Mapping[str, Any], record_id: str) -> str:
+    return import_id(str(inputs["zoneId"]), record_id)
+
+
+__all__ = ["DNS_RECORD_TYPE", "CloudflareAccessError", "CloudflareReader", "CloudflareZone", "ZoneRecord",
+           "RecordAssessment", "Finding", "assess_record", "record_import_id"]
