@@ -10,7 +10,7 @@ PIP := $(PY) -m pip --quiet --disable-pip-version-check
 SES_MAIL := $(VENV)/bin/ses-mail
 STACK ?= dev
 
-.PHONY: plan test venv dev clean node validate diff schema lint-workflows bench
+.PHONY: plan test venv dev clean node validate diff schema lint-workflows bench lock
 
 venv: $(VENV)/.runtime
 dev: $(VENV)/.dev
@@ -19,15 +19,34 @@ ifeq ($(origin VENV),command line)
 $(VENV)/.runtime $(VENV)/.dev:
 	@test -x $(SES_MAIL) || { echo "VENV=$(VENV) has no bin/ses-mail: run \`make venv\` in a clone of ses-mail first" >&2; exit 1; }
 else
-$(VENV)/.runtime: requirements.txt pyproject.toml
+# Every install is hash-locked: pip installs exactly the pinned files of requirements*.lock, each
+# checked against its hash (--require-hashes, --no-deps), then this package itself, editable,
+# with the locked setuptools and nothing fetched (--no-build-isolation --no-index).
+$(VENV)/.runtime: requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -r requirements.txt
-	$(PIP) install --no-deps --editable .
+	$(PIP) install --require-hashes --no-deps -r requirements.lock
+	$(PIP) install --no-deps --no-build-isolation --no-index --editable .
 	touch $@
 
-$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
-	$(PIP) install -r requirements-dev.txt
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.lock
+	$(PIP) install --require-hashes --no-deps -r requirements-dev.lock
 	touch $@
+endif
+
+# Regenerate the locks after editing requirements.txt, requirements-dev.txt or requirements-build.txt:
+# uv resolves once for every platform and Python >= 3.11 (--universal) and writes every file's hash.
+# `make lock` then `make dev` (the venv follows the new lock); tests/test_supply_chain.py fails
+# while a lock disagrees with its requirements.
+UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--no-strip-markers --custom-compile-command "make lock"
+ifeq ($(origin VENV),command line)
+lock:
+	@echo "make lock needs this clone's own venv" >&2; exit 1
+else
+lock:
+	test -x $(VENV)/bin/uv || $(MAKE) dev
+	$(UV_COMPILE) requirements.txt requirements-build.txt -o requirements.lock
+	$(UV_COMPILE) requirements-dev.txt requirements-build.txt -o requirements-dev.lock
 endif
 
 plan: venv

@@ -1,39 +1,51 @@
 """The whole stack: the stack's config becomes one `SesMail` component, whose outputs the stack exports.
 
-This module only maps stack config (`ses-mail:*`, checked with clean errors by
-ses_mail.stack_config) to `SesMailArgs`; the component validates the roster and everything else
-before the first resource is registered, so a bad roster never leaves a half-applied stack.
+A thin shell: the stack config is read here and parsed by ses_mail.stack_settings (the same code
+`validate`, `doctor`, `audit` and `adopt` use); the component validates the roster and everything
+else before the first resource is registered, so a bad roster never leaves a half-applied stack.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 
-from ses_mail.components.ses_mail import DEFAULT_NAME, SesMail, SesMailArgs
-from ses_mail.roster.restrictions import normalize_iam_path, normalize_kms_key, normalize_policy_arn, normalize_principal_arn
-from ses_mail.stack_config import alarm_thresholds, config_list, config_value, roster_path, ses_region
+from ses_mail.components.ses_mail import SesMail, SesMailArgs
+from ses_mail.stack_settings import AWS_REGION, DEFAULT_NAME, KEYS, SettingsError, StackSettings, from_config
 
 #: The component's name in this program's stacks (its children are named by domain and address).
 COMPONENT_NAME = DEFAULT_NAME
 
 
+def read_config() -> dict[str, str]:
+    """Every key the program reads, as `from_config` takes them (unset keys left out)."""
+    config: dict[str, str] = {}
+    for key in KEYS:
+        value = pulumi.Config().get(key.config)
+        if value is not None:
+            config[key.qualified] = value
+    namespace, name = AWS_REGION.split(":")
+    region = pulumi.Config(namespace).get(name)
+    if region is not None:
+        config[AWS_REGION] = region
+    return config
+
+
+def settings_from_config() -> StackSettings:
+    """The stack's settings; a pulumi.RunError names each bad key."""
+    try:
+        settings = from_config(read_config(), stack=pulumi.get_stack(), component=COMPONENT_NAME)
+    except SettingsError as err:
+        raise pulumi.RunError(str(err)) from None
+    if settings.region is None:
+        raise pulumi.RunError("no SES region: set `pulumi config set aws:region <region>` "
+                              "(or `ses-mail:region` to send from another region than the provider's)")
+    return settings
+
+
 def args_from_config() -> SesMailArgs:
     """`SesMailArgs` from the stack config; a pulumi.RunError names a bad `ses-mail:` key."""
-    args: SesMailArgs = {"roster": str(roster_path()), "region": ses_region()}
-    iam_path = config_value("iamPath", normalize_iam_path)
-    if iam_path is not None:
-        args["iam_path"] = iam_path
-    boundary = config_value("permissionsBoundary", normalize_policy_arn)
-    if boundary is not None:
-        args["permissions_boundary"] = boundary
-    kms_key = config_value("secretsKmsKey", normalize_kms_key)
-    if kms_key is not None:
-        args["secrets_kms_key"] = kms_key
-    admins = config_list("secretAdmins", normalize_principal_arn)
-    if admins:
-        args["secret_admins"] = list(admins)
-    thresholds = alarm_thresholds()
-    args["bounce_rate_alarm"] = thresholds["bounce_alarm"]
-    args["complaint_rate_alarm"] = thresholds["complaint_alarm"]
+    args: Any = settings_from_config().as_args()
     return args
 
 

@@ -16,7 +16,8 @@ from ses_mail.review.engine import ProgramRun, run_program  # noqa: E402
 
 # Fixtures of the support modules, for every test without importing them by name (an imported
 # fixture reads as an unused import, and a test's parameter of that name as a redefinition).
-pytest_plugins = ("tests.credential_helpers", "tests.support.dns_server", "tests.support.live_aws")
+pytest_plugins = ("tests.credential_helpers", "tests.support.dns_server", "tests.support.live_aws",
+                  "tests.support.smtp_server")
 
 EXAMPLE_ROSTER = PROJECT_DIR / "config" / "roster.yaml"
 

@@ -25,6 +25,10 @@ Semantics follow the IAM User Guide, and `test_iam_eval.py` checks each rule bel
   that role's sessions; `{"AWS": <account ID or arn:aws:iam::<id>:root>}` matches every
   principal of that account. The request's principal is `Request.principal`, the same ARN the
   condition key aws:PrincipalArn holds (a role's ARN for a role session). NotPrincipal raises.
+- Federated principals (reference_policies_elements_principal, "Federated user principals"): a
+  role trust policy's `{"Federated": <OIDC provider ARN>}` matches AssumeRoleWithWebIdentity
+  requests with a token from that provider (`Request.federated`), and nothing else; the token's
+  claims are condition keys such as token.actions.githubusercontent.com:sub.
 - Service principals (reference_policies_elements_principal, "AWS service principals"): `{"Service":
   "<service>.amazonaws.com"}` matches requests a service makes on its own behalf, and only those;
   `"*"` matches them too, an `{"AWS": ...}` entry never does. A service's request carries no
@@ -56,6 +60,7 @@ class Request:
     context: Context = field(default_factory=dict)
     principal: str | None = None  # for resource-based policies: the caller's aws:PrincipalArn
     service: str | None = None    # instead of `principal`: a service principal, e.g. ses.amazonaws.com
+    federated: str | None = None  # instead of `principal`: an identity provider's ARN (AssumeRoleWithWebIdentity)
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -153,8 +158,15 @@ def account_of(arn: str) -> str:
 def _principal_matches(principal: Any, request: Request) -> bool:
     if principal == "*":
         return True
-    if not isinstance(principal, dict) or set(principal) - {"AWS", "Service"}:
+    if not isinstance(principal, dict) or set(principal) - {"AWS", "Service", "Federated"}:
         raise NotImplementedError(f"principal {principal!r} is not implemented")
+    if request.federated is not None:
+        # A web-identity request names the provider that issued its token; only a Federated entry
+        # naming that provider's ARN matches it (reference_policies_elements_principal, "Federated
+        # user principals"), as does "*" (handled above).
+        return request.federated in _as_list(principal.get("Federated"))
+    if "Federated" in principal and "AWS" not in principal and "Service" not in principal:
+        return False
     if request.service is not None:
         # Service names compare as written (they are lowercase DNS names).
         return request.service in _as_list(principal.get("Service")) or principal.get("AWS") == "*"
@@ -184,8 +196,12 @@ def _statement_applies(statement: dict[str, Any], request: Request) -> bool:
     if "Resource" in statement:
         if not _matches_any(_as_list(statement["Resource"]), request.resource, ignore_case=False):
             return False
-    elif _matches_any(_as_list(statement["NotResource"]), request.resource, ignore_case=False):
-        return False
+    elif "NotResource" in statement:
+        if _matches_any(_as_list(statement["NotResource"]), request.resource, ignore_case=False):
+            return False
+    elif "Principal" not in statement:
+        raise ValueError("an identity policy statement needs Resource or NotResource")
+    # else: a role trust policy, which names no Resource: the role it is attached to is the resource.
     for operator, keys in (statement.get("Condition") or {}).items():
         for key, values in keys.items():
             if not _condition_holds(operator, key, _as_list(values), request.context):

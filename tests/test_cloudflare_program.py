@@ -176,7 +176,7 @@ def test_plan_cli_lists_the_records_under_cloudflare(tmp_path):
     out = done.stdout
     assert TOKEN not in out + done.stderr
     assert "+ DnsRecord" in out and '_dmarc.cf.example TXT "v=DMARC1; p=quarantine;' in out
-    assert "mail.cf.example MX 10 feedback-smtp.eu-west-1.amazonses.com (ttl 3600, not proxied)" in out
+    assert "mail.cf.example MX 10 feedback-smtp.eu-west-1.amazonses.com (ttl 3600) (Cloudflare, not proxied)" in out
     table = {tuple(line.split()[:4]) for line in out.splitlines() if line.strip()}
     assert ("mail.cf.example", "MX", "3600", "cloudflare") in table
     assert ("mail.r53.example", "MX", "600", "route53") in table

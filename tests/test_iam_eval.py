@@ -177,3 +177,16 @@ def test_arn_equals_compares_each_component_case_sensitively():
     assert allows(policy, Request(R.action, R.resource, {"aws:SourceArn": "arn:aws:ses:eu-west-1:111122223333:configuration-set/Mine"}))
     assert not allows(policy, Request(R.action, R.resource, {"aws:SourceArn": "arn:aws:ses:eu-west-1:111122223333:configuration-set/mine"}))
     assert not allows(policy, Request(R.action, R.resource, {"aws:SourceArn": "arn:aws:ses:us-east-1:111122223333:configuration-set/Mine"}))
+
+
+def test_a_trust_policy_matches_only_tokens_of_its_federated_provider():
+    trust = {"Statement": [{"Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::1:oidc-provider/idp"},
+                            "Action": "sts:AssumeRoleWithWebIdentity",
+                            "Condition": {"StringEquals": {"idp:sub": "me"}}}]}
+    ok = Request("sts:AssumeRoleWithWebIdentity", "arn:aws:iam::1:role/r", {"idp:sub": "me"},
+                 federated="arn:aws:iam::1:oidc-provider/idp")
+    assert decide([trust], ok) == "Allow"
+    assert decide([trust], Request(ok.action, ok.resource, {"idp:sub": "you"}, federated=ok.federated)) == "ImplicitDeny"
+    assert decide([trust], Request(ok.action, ok.resource, ok.context, federated="arn:aws:iam::1:oidc-provider/x")) == "ImplicitDeny"
+    # An AWS principal never matches a Federated-only statement.
+    assert decide([trust], Request(ok.action, ok.resource, ok.context, principal="arn:aws:iam::1:user/u")) == "ImplicitDeny"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pulumi.runtime
 
 PACKAGE = Path(__file__).resolve().parent.parent / "ses_mail"
-PURE = ("roster", "specs")
+PURE = ("roster", "specs", "modes", "stack_settings.py")
 
 #: Private SDK uses with no public equivalent: (file, dotted name) -> why.
 KNOWN_PRIVATE = {
@@ -29,7 +29,8 @@ KNOWN_PRIVATE = {
 
 
 def _sources(*parts: str) -> list[Path]:
-    return sorted(PACKAGE.joinpath(*parts).rglob("*.py"))
+    path = PACKAGE.joinpath(*parts)
+    return [path] if path.is_file() else sorted(path.rglob("*.py"))
 
 
 def _imported_modules(tree: ast.AST) -> set[str]:
@@ -97,7 +98,7 @@ def test_pure_core_imports_no_pulumi():
         for module in _imported_modules(ast.parse(path.read_text(encoding="utf-8"), str(path))):
             if module.split(".")[0] == "pulumi" or module.startswith("pulumi_"):
                 offenders.append(f"{path.relative_to(PACKAGE)}: {module}")
-    assert offenders == [], "the pure core (ses_mail/roster, ses_mail/specs) must not import Pulumi"
+    assert offenders == [], f"the pure core ({PURE}) must not import Pulumi"
 
 
 def test_program_uses_only_the_public_pulumi_sdk_outside_the_review_engine():
@@ -135,3 +136,80 @@ def test_the_checks_see_what_they_look_for():
     assert {"pulumi", "pulumi.runtime.settings.x", "pulumi.runtime.rpc", "pulumi.runtime.is_dry_run"} <= names
     assert [n for n in sorted(names) if _private(n)] == ["pulumi.runtime.settings.x"]
     assert _imported_modules(ast.parse("from pulumi_aws import ses\nimport yaml")) == {"pulumi_aws", "yaml"}
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the package's modules it imports anywhere (top level, in functions, and under
+    TYPE_CHECKING: a typing-only import is still a dependency a reader has to follow)."""
+    modules = {_module_name(p): p for p in _sources()}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                assert node.level == 0, f"{path}: relative import"
+                found.add(node.module)
+                found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        graph[name] = {m for m in found if m in modules and m != name}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one member (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def _packages(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """ses_mail.<package> -> the other ses_mail packages (or top-level modules) it imports."""
+    top = lambda m: ".".join(m.split(".")[:2])  # noqa: E731
+    out: dict[str, set[str]] = {}
+    for module, deps in graph.items():
+        out.setdefault(top(module), set()).update(top(d) for d in deps if top(d) != top(module))
+    return out
+
+
+def test_no_import_cycle_between_modules_or_packages():
+    graph = _import_graph()
+    assert _cycles(graph) == [], "modules importing each other (directly or round a loop)"
+    assert _cycles(_packages(graph)) == [], "packages importing each other: the pure core is specs <- modes <- roster"
+
+
+def test_the_cycle_check_finds_cycles():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+    assert _packages({"ses_mail.x.m": {"ses_mail.y.n"}, "ses_mail.y.n": {"ses_mail.x.k"}}) == {
+        "ses_mail.x": {"ses_mail.y"}, "ses_mail.y": {"ses_mail.x"}}

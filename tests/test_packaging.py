@@ -33,7 +33,7 @@ def installed(tmp_path_factory) -> Path:
     if built.returncode != 0 and "Could not find a version" in built.stderr:
         pytest.skip("building the wheel needs setuptools from the package index")
     assert built.returncode == 0, built.stderr
-    [wheel] = (root / "dist").glob("ses_mail-*.whl")
+    [wheel] = (root / "dist").glob("ses_mail_roster-*.whl")
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
@@ -52,7 +52,7 @@ def in_installed(python: Path, code: str, cwd: Path) -> subprocess.CompletedProc
 
 
 def test_the_wheel_holds_the_package_and_declares_only_runtime_dependencies(installed):
-    [wheel] = (installed.parent.parent.parent / "dist").glob("ses_mail-*.whl")
+    [wheel] = (installed.parent.parent.parent / "dist").glob("ses_mail_roster-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
         metadata = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()

@@ -16,7 +16,8 @@ import pytest
 from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN
 
-from ses_mail.review.emulation import COMPUTED, AwsMocks, fake_zone_id
+from ses_mail.resource_types import TYPES
+from ses_mail.review.emulation import AwsMocks, fake_zone_id
 from ses_mail.review.engine import run_program
 
 READER = "arn:aws:iam::123456789012:role/mail-relay"
@@ -86,7 +87,7 @@ def test_the_emulation_really_previews(runs):
     assert not any(unknown_in(r.inputs) for r in deployed.registrations)
     for r in previewed.registrations:
         assert r.id == ""  # an unknown id
-        for prop, members in COMPUTED.get(r.type, {}).items():
+        for prop in TYPES[r.type].computed if r.type in TYPES else ():
             assert unknown_in(r.outputs[prop]), (r.name, prop)
     assert by_name(previewed)["shop.example-identity"].outputs["dkimSigningAttributes"]["tokens"] == UNKNOWN
 

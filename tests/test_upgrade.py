@@ -30,6 +30,8 @@ from tests.test_delivery import PGP_KEY
 
 #: The last program that registered domains and people at the stack root (release 0.2.0).
 BASE_REVISION = "b12156e"
+#: Release 0.3.0 (the head of main before issue 16 restructured the code): same resources, same outputs.
+RELEASE_REVISION = "cfc76c7"
 
 ROSTERS = {
     "example": EXAMPLE_ROSTER.read_text(encoding="utf-8"),
@@ -122,10 +124,19 @@ def rosters(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def base_runs(tmp_path_factory, rosters) -> dict[str, dict]:
     """Every roster through the program at BASE_REVISION, run from that revision's own source."""
-    if _git("rev-parse", "--verify", "--quiet", f"{BASE_REVISION}^{{commit}}").returncode != 0:
-        pytest.skip(f"revision {BASE_REVISION} is not in this clone (a shallow checkout?): fetch the full history")
+    return _runs_at(BASE_REVISION, tmp_path_factory, rosters)
+
+
+@pytest.fixture(scope="module")
+def release_runs(tmp_path_factory, rosters) -> dict[str, dict]:
+    return _runs_at(RELEASE_REVISION, tmp_path_factory, rosters)
+
+
+def _runs_at(revision: str, tmp_path_factory, rosters: dict[str, Path]) -> dict[str, dict]:
+    if _git("rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}").returncode != 0:
+        pytest.skip(f"revision {revision} is not in this clone (a shallow checkout?): fetch the full history")
     base = tmp_path_factory.mktemp("base-program")
-    archive = _git("archive", "--format=tar", BASE_REVISION)
+    archive = _git("archive", "--format=tar", revision)
     assert archive.returncode == 0, archive.stderr.decode()
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
         tar.extractall(base)
@@ -180,6 +191,20 @@ def test_upgrading_to_the_component_changes_no_cloud_resource(base_runs, rosters
     assert diff.outputs_changed == ["deliverability", "verification"]  # new outputs (issue 10)
     # Every resource of the old stack is still there, at its old URN or through an alias.
     assert diff.unchanged + diff.count(UPDATE) == sum(1 for r in base_resources if r.custom)
+
+
+@pytest.mark.parametrize("name", sorted(ROSTERS))
+def test_upgrading_from_0_3_0_changes_nothing(release_runs, rosters, name):
+    """The restructuring (stack settings, mode strategies, component arguments) kept every
+    resource, URN, input and output of release 0.3.0: `pulumi up` would show no change at all."""
+    base_resources, base_outputs = _base_snapshot(release_runs[name])
+    head_resources, head_outputs = _head_snapshot(rosters[name])
+    diff = diff_stack(base_resources, head_resources, base_outputs, head_outputs)
+    assert [(c.op, c.type, c.name) for c in diff.changes] == []
+    assert diff.outputs_changed == []
+    assert diff.unchanged == sum(1 for r in base_resources if r.custom) > 0
+    # Same URNs, not only aliases: nothing was reparented or renamed.
+    assert sorted(r.urn for r in head_resources) == sorted(r.urn for r in base_resources)
 
 
 def test_the_aliases_are_what_keeps_the_resources(base_runs, rosters, monkeypatch):

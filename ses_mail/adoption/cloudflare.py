@@ -20,7 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
-from ses_mail.specs.cloudflare import DNS_RECORD_TYPE, import_id, txt_value
+from ses_mail.findings import ERROR, Finding
+from ses_mail.resource_types import CLOUDFLARE_RECORD, TYPES
+from ses_mail.specs.cloudflare import DNS_RECORD_TYPE, txt_value
 
 #: What each read call needs, as Cloudflare's token editor names the permission.
 PERMISSION = {"zones.list": "Zone > Zone > Read", "zones.get": "Zone > Zone > Read",
@@ -118,14 +120,6 @@ def _zone(z: Any) -> CloudflareZone:
     return CloudflareZone(z.id, z.name, tuple(z.name_servers or ()))
 
 
-@dataclass(frozen=True)
-class Finding:
-    domain: str
-    code: str
-    message: str
-    fix: str
-
-
 @dataclass
 class RecordAssessment:
     """One program record against the zone: `record_id` set when it exists and can be imported."""
@@ -156,7 +150,7 @@ def assess_record(domain: str, inputs: Mapping[str, Any], zone_records: Iterable
     out = RecordAssessment()
 
     def find(code: str, message: str, fix: str) -> None:
-        out.findings.append(Finding(domain, code, message, fix))
+        out.findings.append(Finding(code, ERROR, domain, message, fix))
 
     cname = next((r for r in at_name if r.type == "CNAME"), None)
     if type_ != "CNAME" and cname is not None:
@@ -222,7 +216,10 @@ def assess_record(domain: str, inputs: Mapping[str, Any], zone_records: Iterable
 
 
 def record_import_id(inputs: Mapping[str, Any], record_id: str) -> str:
-    return import_id(str(inputs["zoneId"]), record_id)
+    """`<zone_id>/<dns_record_id>` (ses_mail.resource_types), for the record found in the zone."""
+    import_id = TYPES[CLOUDFLARE_RECORD].import_id
+    assert import_id is not None
+    return import_id({**inputs, "id": record_id}, "")
 
 
 __all__ = ["DNS_RECORD_TYPE", "CloudflareAccessError", "CloudflareReader", "CloudflareZone", "ZoneRecord",

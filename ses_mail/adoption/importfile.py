@@ -6,44 +6,17 @@ import id) and `parent`, and a component resource is an entry with `component: t
 id, which the engine creates empty (Pulumi 3.94+; `logicalName` is the resource's own name when
 `name` had to be made unique within the file). Types, names and parents are taken from a run of
 the real program under the mock engine, never written down here, so a renamed or re-parented
-resource changes the file with it; only how each type is imported is known here.
-
-Import ids, from each type's "Import" section in the pulumi-aws 7.x docs:
-- sesv2 EmailIdentity and EmailIdentityMailFromAttributes: the email identity (the domain);
-  `@<region>` appended when the identity lives in another region than the provider's
-  (pulumi-aws 7 enhanced region support: "append @<region> to the import ID").
-- route53 Record: `ZONEID_NAME_TYPE`, the name fully qualified without the final dot (the
-  provider's parser finds the type as the first `_`-separated part that is a record type, so
-  `_dmarc.` and `_domainkey.` names parse).
+resource changes the file with it. How each type is imported (its id) is the type's `import_id`
+in `ses_mail.resource_types`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from ses_mail.review.changes import LOCAL_PACKAGES
 
-IDENTITY = "aws:sesv2/emailIdentity:EmailIdentity"
-MAIL_FROM = "aws:sesv2/emailIdentityMailFromAttributes:EmailIdentityMailFromAttributes"
-RECORD = "aws:route53/record:Record"
 STACK_TYPE = "pulumi:pulumi:Stack"
-
-
-def record_import_id(zone_id: str, name: str, type_: str) -> str:
-    return f"{zone_id}_{name.rstrip('.').lower()}_{type_}"
-
-
-def _regional(inputs: Mapping[str, Any], provider_region: str) -> str:
-    region = inputs.get("region") or provider_region
-    return inputs["emailIdentity"] + ("" if region == provider_region else f"@{region}")
-
-
-#: type -> import id from the resource's inputs and the provider's region (aws:region).
-IMPORT_IDS: dict[str, Callable[[Mapping[str, Any], str], str]] = {
-    IDENTITY: _regional,
-    MAIL_FROM: _regional,
-    RECORD: lambda inputs, _: record_import_id(inputs["zoneId"], inputs["name"], inputs["type"]),
-}
 
 
 @dataclass(frozen=True)

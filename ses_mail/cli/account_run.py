@@ -6,14 +6,15 @@ import json
 import sys
 from typing import Any, Callable
 
-from ses_mail.live.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, explain
+from ses_mail.cli.exit_codes import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+from ses_mail.live.errors import explain
 
 
 def report_and_exit(check: Callable[[], Any], *, fmt: str, render: Callable[[Any], None],
                     passed: Callable[[Any], bool]) -> int:
     try:
         report = check()
-    except Exception as err:  # noqa: BLE001 - explain() picks what is the environment's fault
+    except Exception as err:  # explain() picks what is the environment's fault; the rest re-raises
         message = explain(err)
         if message is None:
             raise  # a bug: the traceback helps more than a line

@@ -12,7 +12,7 @@ cannot be adopted safely is a finding with its fix, and no file is written.
 
     ses-mail adopt [--stack S | --roster FILE] [--region R] [--out FILE] [--format text|json]
 
-Exit status: 0 the file was written (or nothing is to be adopted) with no findings; 1 findings;
+Exit status (docs/exit-codes.md): 0 the file was written (or nothing is to be adopted) with no findings; 1 findings;
 2 usage errors, an invalid roster or stack config, or missing AWS credentials.
 """
 from __future__ import annotations
@@ -23,16 +23,13 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable
 
+from ses_mail.cli.exit_codes import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
 from ses_mail.live.errors import explain
-from ses_mail.project import NAMESPACE, Project, ProjectError, ProjectNotFound, find_project
+from ses_mail.project import Project, ProjectError, ProjectNotFound, find_project
+from ses_mail.stack_settings import SettingsError, from_config
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 DEFAULT_OUT = "import.json"
 JSON_FORMAT_VERSION = 1
-
-
-class UsageError(Exception):
-    pass
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -75,6 +72,8 @@ def main(argv: list[str] | None = None, *, account: Any = None, other_regions: I
 def _run(args: argparse.Namespace, account: Any, other_regions: Iterable[str] | None, cloudflare: Any = None) -> int:
     import pulumi
 
+    from ses_mail.modes.existing import existing_mode
+    from ses_mail.modes.dns import dns_provider
     from ses_mail.roster import load_roster
     from ses_mail.roster.errors import RosterError
     from ses_mail.roster.identifiers import is_aws_region
@@ -95,7 +94,12 @@ def _run(args: argparse.Namespace, account: Any, other_regions: Iterable[str] | 
             roster_path = project.roster_of(stack_config)
     except ProjectError as err:
         raise UsageError(str(err)) from None
-    region = args.region or stack_config.get(f"{NAMESPACE}:region") or stack_config.get("aws:region")
+    try:
+        # Checked as the program checks it: a stack config `pulumi up` refuses is refused here too.
+        settings = from_config(stack_config, stack=stack, source=str(project.stack_file(stack)) if args.stack or not args.roster else "")
+    except SettingsError as err:
+        raise UsageError(str(err)) from None
+    region = args.region or settings.region
     if not region:
         raise UsageError("no SES region: pass --region, or set aws:region (or ses-mail:region) in the stack file")
     if not is_aws_region(region):
@@ -105,7 +109,7 @@ def _run(args: argparse.Namespace, account: Any, other_regions: Iterable[str] | 
     except RosterError as err:
         raise UsageError(str(err)) from None
 
-    if not any(d.existing == "adopt" or d.existing == "reference" for d in roster.domains):
+    if not any(existing_mode(d.existing).adopted for d in roster.domains):
         _say(args, {"version": JSON_FORMAT_VERSION, "status": "nothing-to-adopt", "findings": []},
              f"Nothing to adopt: no domain of {roster_path} has `existing: adopt` or `existing: reference`.")
         return EXIT_OK
@@ -115,7 +119,8 @@ def _run(args: argparse.Namespace, account: Any, other_regions: Iterable[str] | 
     from ses_mail.adoption.cloudflare import CloudflareAccessError, CloudflareReader
     try:
         # Cloudflare zones are read only for adopted `dns: cloudflare` domains (CLOUDFLARE_API_TOKEN).
-        if cloudflare is None and any(d.existing == "adopt" and d.dns == "cloudflare" for d in roster.domains):
+        if cloudflare is None and any(existing_mode(d.existing).adopted and d.managed and dns_provider(d.dns).cloudflare_zone
+                                      for d in roster.domains):
             cloudflare = CloudflareReader.from_environment()
         result = assess(project=project, stack=stack, roster=roster, roster_path=roster_path, region=region,
                         stack_config=stack_config, account=account, other_regions=other_regions,
@@ -124,7 +129,7 @@ def _run(args: argparse.Namespace, account: Any, other_regions: Iterable[str] | 
         raise UsageError(str(err)) from None
     except pulumi.RunError as err:
         raise UsageError(str(err)) from None
-    except Exception as err:  # noqa: BLE001 - botocore's credential and connection errors
+    except Exception as err:  # botocore's credential and connection errors; the rest re-raises
         message = explain(err)  # what is the environment's fault, as doctor and audit say it
         if message is None:
             raise
@@ -192,7 +197,7 @@ def render_text(result: Any, out: Path | None) -> str:
     if result.findings:
         lines.append(f"FINDINGS ({len(result.findings)}): cannot be adopted safely; no import file written.")
         for f in result.findings:
-            lines.append(f"  ! {f.domain}: {f.message} [{f.code}]")
+            lines.append(f"  ! {f.subject}: {f.message} [{f.code}]")
             lines.append(f"    fix: {f.fix}")
         return "\n".join(lines) + "\n"
     adopted = result.to_import
@@ -215,7 +220,9 @@ def render_json(result: Any, out: Path | None) -> str:
         "out": str(out) if out else None,
         "resources": [i.as_json() for i in result.items],
         "referenced": [r.as_json() for r in result.referenced],
-        "findings": [f.as_json() for f in result.findings],
+        # Format version 1: a finding's subject (always a domain here) is `domain`.
+        "findings": [{"domain": f.subject, "code": f.code, "message": f.message, "fix": f.fix}
+                     for f in result.findings],
         "import_file": result.document if not result.findings else None,
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

@@ -15,7 +15,7 @@ from typing import Optional
 
 from ses_mail.live.clients import ClientFactory, boto3_factory
 from ses_mail.cli.account_run import report_and_exit
-from ses_mail.live.errors import EXIT_USAGE
+from ses_mail.cli.exit_codes import EXIT_USAGE
 
 
 def _days(text: str) -> int:

@@ -9,7 +9,7 @@ standard input) and needs neither the Pulumi CLI nor AWS itself:
 
 For delivery `pgp` it prints the encrypted password and how the person decrypts it; for
 `secrets_manager`, the secret to read. A suspended person gets no password (exit status 3).
-Exit status 2: the input or the address is wrong. Delete outputs.json when done.
+Exit status 2: the input or the address is wrong (docs/exit-codes.md). Delete outputs.json when done.
 """
 from __future__ import annotations
 
@@ -18,13 +18,14 @@ import json
 import sys
 from typing import Any, TextIO
 
+from ses_mail.cli.exit_codes import EXIT_OK, EXIT_SUSPENDED, EXIT_USAGE
+from ses_mail.modes.delivery import delivery_mode
+
 SECURITY = "STARTTLS"
-EXIT_BAD_INPUT = 2
-EXIT_SUSPENDED = 3
 
 
 class CredentialsError(Exception):
-    def __init__(self, message: str, code: int = EXIT_BAD_INPUT) -> None:
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
         super().__init__(message)
         self.code = code
 
@@ -57,27 +58,23 @@ def settings_for(outputs: dict[str, Any], address: str) -> dict[str, Any]:
         raise CredentialsError(f"{found} is suspended: the access key is Inactive and there is no usable "
                                "password. Set `status: active` in the roster and run `pulumi up` to restore it.",
                                EXIT_SUSPENDED)
-    delivery = cred.get("delivery", "output")
+    delivery = cred.get("delivery")
+    try:
+        mode = delivery_mode(delivery)
+    except KeyError:
+        raise CredentialsError(f"{found} has an unknown delivery {delivery!r}: is this tool older than the stack?") from None
     out: dict[str, Any] = {
         "address": found,
         "host": cred["host"],
         "port": cred["port"],
         "security": SECURITY,
         "username": cred["username"],
-        "delivery": delivery,
+        "delivery": mode.name,
     }
-    if delivery == "output":
-        if not cred.get("password"):
-            raise CredentialsError(f"{found} has no password in the outputs")
-        out["password"] = cred["password"]
-    elif delivery == "pgp":
-        out["encrypted_password"] = cred["encrypted_password"]
-        out["key_fingerprint"] = cred.get("key_fingerprint")
-    elif delivery == "secrets_manager":
-        out["secret_name"] = cred["secret_name"]
-        out["secret_arn"] = cred["secret_arn"]
-    else:
-        raise CredentialsError(f"{found} has an unknown delivery {delivery!r}: is this tool older than the stack?")
+    try:
+        out.update(mode.handover(cred))
+    except ValueError as err:
+        raise CredentialsError(f"{found} {err}") from None
     restrictions = status.get("restrictions") or {}
     out["display_name"] = restrictions.get("display_name")
     out["allowed_ips"] = restrictions.get("allowed_ips", "any")
@@ -94,12 +91,8 @@ def render_text(s: dict[str, Any]) -> str:
         ("Security", f"{s['security']} (required; port 465 with TLS also works)"),
         ("Username", s["username"]),
     ]
-    if s["delivery"] == "output":
-        rows.append(("Password", s["password"]))
-    elif s["delivery"] == "pgp":
-        rows.append(("Password", "PGP-encrypted, see below"))
-    else:
-        rows.append(("Password", f"in AWS Secrets Manager secret {s['secret_name']}, see below"))
+    mode = delivery_mode(s["delivery"])
+    rows.append(("Password", mode.password_row(s)))
     sender = f"{s['display_name']} <{s['address']}>" if s["display_name"] else s["address"]
     rows.append(("From", sender))
     width = max(len(k) for k, _ in rows) + 1
@@ -114,13 +107,7 @@ def render_text(s: dict[str, Any]) -> str:
     if s.get("previous_key"):
         notes.append(f"These are the credentials of key {s['key']}; key {s['previous_key']} still works until it "
                      "is retired, so switch your mail client now.")
-    if s["delivery"] == "pgp":
-        notes.append("Decrypt the password with your PGP key:\n"
-                     f"    echo '{s['encrypted_password']}' | base64 --decode | gpg --decrypt")
-    if s["delivery"] == "secrets_manager":
-        notes.append("Read the password (JSON: host, port, username, password) as a listed reader:\n"
-                     f"    aws secretsmanager get-secret-value --secret-id '{s['secret_arn']}' "
-                     "--query SecretString --output text")
+    notes.extend(mode.notes(s))
     if notes:
         lines += [""] + notes
     return "\n".join(lines)
@@ -155,7 +142,7 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, stdout: Tex
         print(json.dumps(settings, indent=2, sort_keys=True), file=stdout)
     else:
         print(render_text(settings), file=stdout)
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

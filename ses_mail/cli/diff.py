@@ -3,14 +3,14 @@
 Both sides run through the real `__main__.py` under the mock engine (ses_mail.review.engine), so the
 diff shows what the program does, not a second implementation of it. Resources are paired by
 URN and classified as created, updated, replaced or deleted using the provider's replacement
-rules (ses_mail.review.changes.REPLACE_ON); destructive changes are listed first.
+rules (ses_mail.resource_types); destructive changes are listed first.
 
     ses-mail diff --base origin/main                  # roster and stack config at a git revision
     ses-mail diff --base-roster old.yaml --roster new.yaml
     ses-mail diff --all-stacks --base origin/main --format markdown
 
-Exit status: 0 no changes, 3 changes, 4 a roster (or the stack config) is invalid on either
-side, 2 usage error (bad option, unknown revision or stack), 1 internal error.
+Exit status (docs/exit-codes.md): 0 no changes, 3 changes, 4 a roster (or the stack config) is
+invalid on either side, 2 usage error (bad option, unknown revision or stack), 1 internal error.
 """
 from __future__ import annotations
 
@@ -27,20 +27,10 @@ from ses_mail.roster.errors import RosterError
 from ses_mail.roster import parse_roster
 
 from ses_mail.cli.console import counting, progress
+from ses_mail.cli.exit_codes import EXIT_CHANGES, EXIT_INVALID, EXIT_OK, EXIT_USAGE, UsageError
 from ses_mail.project import PULUMI_FILE, Project, ProjectError, config_from_texts, find_project, read_text
 from ses_mail.review.changes import Resource, Secret, diff_stack, resources, scrub
 from ses_mail.review.render import REMOVED_STACK, Report, render_json, render_markdown, render_text
-
-EXIT_NO_CHANGES = 0
-EXIT_INTERNAL = 1
-EXIT_USAGE = 2
-EXIT_CHANGES = 3
-EXIT_INVALID = 4
-
-
-
-class UsageError(Exception):
-    """Bad arguments or environment (unknown revision, missing stack): exit 2."""
 
 
 class InvalidSide(Exception):
@@ -206,7 +196,7 @@ def exit_code(reports: list[Report]) -> int:
         return EXIT_INVALID
     if any(r.removed or (r.diff is not None and r.diff.has_changes) for r in reports):
         return EXIT_CHANGES
-    return EXIT_NO_CHANGES
+    return EXIT_OK
 
 
 def use_color(choice: str, stream: Any = None) -> bool:

@@ -14,7 +14,7 @@ from typing import Optional
 
 from ses_mail.live.clients import ClientFactory, boto3_factory
 from ses_mail.cli.account_run import report_and_exit
-from ses_mail.live.errors import EXIT_USAGE
+from ses_mail.cli.exit_codes import EXIT_USAGE
 
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
@@ -55,8 +55,9 @@ def main(argv: Optional[list[str]] = None, *, clients: Optional[ClientFactory] =
     factory = clients or boto3_factory(target.region)
     out = console()
     # Cloudflare zones (their name servers, for the delegation check) with CLOUDFLARE_API_TOKEN, if set.
+    from ses_mail.modes.dns import dns_provider
     cloudflare = None
-    if any(d.dns == "cloudflare" for d in target.roster.domains):
+    if any(dns_provider(d.dns).cloudflare_zone for d in target.roster.domains):
         from ses_mail.adoption.cloudflare import CloudflareAccessError, CloudflareReader
         try:
             cloudflare = CloudflareReader.from_environment()

@@ -15,70 +15,11 @@ from typing import Any, Iterable
 import pulumi
 
 from ses_mail.cli.console import counting
+from ses_mail.cli.exit_codes import EXIT_OK, EXIT_USAGE
 from ses_mail.project import ProjectError, find_project
+from ses_mail.resource_types import CLOUDFLARE_RECORD, RECORD, describe, percent
 from ses_mail.review.changes import COMPONENT_KINDS, ROSTER_COMPONENTS, Group, Resource, group_of, resources, short_type
 from ses_mail.review.engine import ProgramRun, run_program
-
-
-# What to show of each resource type's inputs: the values a reviewer must check.
-_SUMMARY: dict[str, Any] = {
-    "aws:sesv2/emailIdentityMailFromAttributes:EmailIdentityMailFromAttributes":
-        lambda i: f"mail_from={i['mailFromDomain']} on_mx_failure={i.get('behaviorOnMxFailure')}",
-    "aws:route53/record:Record": lambda i: f"{i['name']} {i['type']} {' | '.join(i['records'])} (ttl {int(i['ttl'])})",
-    "cloudflare:index/dnsRecord:DnsRecord": lambda i: f"{i['name']} {i['type']} "
-    + (f"{int(i['priority'])} " if i.get("priority") is not None else "") + f"{i['content']} (ttl {int(i['ttl'])}, "
-    + ("PROXIED" if i.get("proxied") else "not proxied") + ")",
-    "aws:iam/user:User": lambda i: f"name={i['name']} path={i.get('path')}",
-    "aws:iam/userPolicy:UserPolicy": lambda i: f"policy={i['name']}",
-    "aws:iam/accessKey:AccessKey": lambda i: f"status={i.get('status', 'Active')}"
-    + (" pgp-encrypted" if i.get("pgpKey") else ""),
-    "aws:secretsmanager/secret:Secret": lambda i: f"name={i['name']} region={i.get('region')}"
-    + (f" kms={i['kmsKeyId']}" if i.get("kmsKeyId") else ""),
-    "aws:secretsmanager/secretPolicy:SecretPolicy": lambda i: "readers-only resource policy",
-    "aws:secretsmanager/secretVersion:SecretVersion": lambda i: "secret_string=[secret]",
-    "aws:sesv2/emailIdentity:EmailIdentity": lambda i: f"identity={i['emailIdentity']} region={i.get('region')} "
-    f"dkim={i.get('dkimSigningAttributes', {}).get('nextSigningKeyLength')}"
-    + (f" configuration_set={i['configurationSetName']}" if i.get("configurationSetName") else ""),
-    "aws:sesv2/configurationSet:ConfigurationSet": lambda i: f"name={i['configurationSetName']} "
-    f"tls={(i.get('deliveryOptions') or {}).get('tlsPolicy')} "
-    f"reputation_metrics={(i.get('reputationOptions') or {}).get('reputationMetricsEnabled')} "
-    f"sending={(i.get('sendingOptions') or {}).get('sendingEnabled')}",
-    "aws:sesv2/configurationSetEventDestination:ConfigurationSetEventDestination": lambda i: _destination(i),
-    "aws:sns/topic:Topic": lambda i: f"name={i['name']}",
-    "aws:sns/topicPolicy:TopicPolicy": lambda i: _topic_policy(i),
-    "aws:sns/topicSubscription:TopicSubscription": lambda i: f"{i['protocol']} {i['endpoint']}"
-    + (" (must confirm)" if i["protocol"] != "sqs" else " (queue policy must allow the topic)"),
-    "aws:cloudwatch/metricAlarm:MetricAlarm": lambda i: f"{i.get('namespace')} {i.get('metricName')} "
-    f">= {_rate(i.get('threshold'))} ({i.get('statistic')} over {int(i.get('period', 0))}s)",
-    "aws:sesv2/accountSuppressionAttributes:AccountSuppressionAttributes":
-        lambda i: f"account-wide suppression of {','.join(i.get('suppressedReasons') or [])}",
-    "aws:ses/domainIdentityVerification:DomainIdentityVerification":
-        lambda i: f"pulumi up waits for {i['domain']} to be verified",
-}
-
-
-def _rate(value: Any) -> str:
-    return f"{float(value) * 100:g}%" if value is not None else "?"
-
-
-def _destination(inputs: dict[str, Any]) -> str:
-    d = inputs.get("eventDestination") or {}
-    where = ("sns " + d["snsDestination"]["topicArn"] if d.get("snsDestination") else
-             "cloudwatch by " + ",".join(c["dimensionName"] for c in d.get("cloudWatchDestination", {}).get("dimensionConfigurations", [])))
-    return f"{where} events={','.join(d.get('matchingEventTypes') or [])}"
-
-
-def _topic_policy(inputs: dict[str, Any]) -> str:
-    import json
-
-    statements = json.loads(inputs["policy"]).get("Statement", [])
-    return "publish: " + "; ".join(
-        f"{s['Principal']['Service']} if SourceArn {','.join(_as_list(s['Condition']['ArnEquals']['AWS:SourceArn']))}"
-        for s in statements)
-
-
-def _as_list(value: Any) -> list[str]:
-    return [value.rsplit(':', 1)[-1].rsplit('/', 1)[-1] for value in (value if isinstance(value, list) else [value])]
 
 
 #: After the header of a domain whose resources are adopted (`existing: adopt`).
@@ -130,7 +71,8 @@ def render(run: ProgramRun) -> str:
             header += ADOPTED_NOTE
         out.append(header)
         for r in sorted(children, key=lambda r: r.name):
-            summary = _SUMMARY.get(r.type, lambda i: "")(r.inputs)
+            described = describe(r.type)
+            summary = described.summary(r.inputs) if described else ""
             out.append(f"    + {short_type(r.type):<34} {r.name:<44} {summary}")
         out.append("")
     custom = sum(len(children) for _, children in groups)
@@ -145,9 +87,9 @@ def render(run: ProgramRun) -> str:
     out.append("DNS records (also the stack output `dns_records`); PUBLISHED BY external: add them where "
                "the domain's DNS is kept (dns: external); cloudflare: created in the domain's Cloudflare zone, "
                "never proxied:")
-    in_route53 = {(r.inputs.get("name"), r.inputs.get("type")) for r in run.of_type("aws:route53/record:Record")}
-    at_cloudflare = {(r.inputs.get("name"), r.inputs.get("type"))
-                     for r in run.of_type("cloudflare:index/dnsRecord:DnsRecord")}
+    in_route53 = {(r.inputs.get("name"), r.inputs.get("type")) for r in run.of_type(RECORD)}
+    # Cloudflare records are named as Cloudflare returns them: lower case (ses_mail.specs.cloudflare).
+    at_cloudflare = {(r.inputs.get("name"), r.inputs.get("type")) for r in run.of_type(CLOUDFLARE_RECORD)}
 
     def published_by(name: str, type_: str) -> str:
         if (name, type_) in in_route53:
@@ -183,7 +125,7 @@ def _deliverability_notes(run: ProgramRun) -> list[str]:
     else:
         out.append("  no configuration set (deliverability.configuration_set: false): sends through any set are refused")
     for alarm in (info.get("alarms") or {}).values():
-        out.append(f"  alarm {alarm['name']}: {alarm['metric']} >= {_rate(alarm['threshold'])} (AWS reviews at {_rate(alarm['aws_review_level'])})")
+        out.append(f"  alarm {alarm['name']}: {alarm['metric']} >= {percent(alarm['threshold'])} (AWS reviews at {percent(alarm['aws_review_level'])})")
     subscribers = info.get("subscribers") or []
     out.append("  feedback subscribers: " + (", ".join(subscribers) if subscribers else
                                              "none (add deliverability.notify, or nobody hears of bounces)"))
@@ -212,17 +154,17 @@ def main(argv: list[str] | None = None) -> int:
         project = find_project(args.project_dir)
         if not project.stack_file(args.stack).exists():
             print(f"error: no stack {args.stack!r}: {project.stack_file(args.stack)} does not exist", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
         with counting(f"stack {args.stack} under the mock engine") as tick:
             run = run_program(project=project, stack=args.stack, roster=args.roster, on_register=tick)
     except ProjectError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except pulumi.RunError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     print(render(run))
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ses_mail.cli.exit_codes import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from ses_mail.project import ProjectError, find_project
 from ses_mail.roster import Roster
 
@@ -159,23 +160,23 @@ def main(argv: list[str] | None = None) -> int:
     text = render()
     if not (args.write or args.check):
         sys.stdout.write(text)
-        return 0
+        return EXIT_OK
     try:
         target = find_project(args.project_dir).resolve(SCHEMA_FILE)
     except ProjectError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     if args.write:
         target.write_text(text, encoding="utf-8")
         print(f"wrote {target}")
-        return 0
+        return EXIT_OK
     current = target.read_text(encoding="utf-8") if target.exists() else ""
     if current != text:
         print(f"{target} is out of date with the roster model: run `ses-mail schema --write` and commit it",
               file=sys.stderr)
-        return 1
+        return EXIT_FINDINGS
     print(f"{target} is up to date")
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -11,8 +11,8 @@ measured for `--region`, else for each stack's region when checking the configur
 else bounded over every region. Warnings (limits that depend on what the AWS account already
 holds, or on what is known only at `pulumi up`) are printed to stderr and do not fail.
 
-Exit status: 0 every file is valid, 1 a file is invalid (each problem printed with its
-file:line, field and value), 2 usage error.
+Exit status (docs/exit-codes.md): 0 every file is valid, 1 a file is invalid (each problem
+printed with its file:line, field and value), 2 usage error.
 """
 from __future__ import annotations
 
@@ -21,13 +21,13 @@ from dataclasses import replace
 import sys
 from pathlib import Path
 
-from ses_mail.project import DEFAULT_ROSTER, NAMESPACE, Project, ProjectError, find_project
+from ses_mail.cli.exit_codes import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+from ses_mail.project import DEFAULT_ROSTER, Project, ProjectError, find_project
 from ses_mail.roster.errors import RosterError
-from ses_mail.specs.deliverability import configuration_set_name
 from ses_mail.roster.identifiers import is_aws_region
 from ses_mail.roster import Deployment, load_roster_checked
+from ses_mail.stack_settings import SettingsError, from_config
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
 def configured_rosters(project: Project) -> list[Path]:
@@ -43,14 +43,18 @@ def configured_rosters(project: Project) -> list[Path]:
 def stack_deployments(project: Project) -> dict[Path, Deployment]:
     """What each roster is deployed with, from the stacks that use it: the first one's SES region
     (ses-mail:region, else aws:region) and the longest configuration set name among them (the
-    send policies name the set), so limits are measured as `pulumi up` will send them."""
+    send policies name the set), so limits are measured as `pulumi up` will send them. A stack
+    config `pulumi up` would refuse is a ProjectError naming the stack file and key."""
     found: dict[Path, Deployment] = {}
     for stack in project.stacks():
         config = project.stack_config(stack)
         path = project.roster_of(config)
-        region = config.get(f"{NAMESPACE}:region") or config.get("aws:region")
-        region = region if region and is_aws_region(region) else None
-        name = configuration_set_name(stack)
+        try:
+            settings = from_config(config, stack=stack, source=str(project.stack_file(stack)))
+        except SettingsError as err:
+            raise ProjectError(str(err)) from None
+        region = settings.region
+        name = settings.configuration_set_name or ""
         before = found.get(path)
         if before is not None:
             region = before.region or region
@@ -105,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quiet:
         valid = len(paths) - len(errors)
         print(f"{valid} of {len(paths)} roster file{'s' if len(paths) != 1 else ''} valid", file=sys.stderr)
-    return EXIT_INVALID if errors else EXIT_OK
+    return EXIT_FINDINGS if errors else EXIT_OK
 
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
 """One SES sending domain: identity with Easy DKIM, custom MAIL FROM, and its Route53 records."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+import importlib
+from typing import Any, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
 
-from ses_mail.components.cloudflare_dns import publish_cloudflare_records
-from ses_mail.specs.dns_records import DKIM_RECORD_TYPE, DKIM_TOKEN_COUNT, DnsRecord, dkim_records, route53_values, static_records
+from ses_mail.modes.dns import dns_provider
+from ses_mail.modes.existing import existing_mode
+from ses_mail.specs.dns_records import DnsRecord, dkim_records, static_records
 from ses_mail.specs.deliverability import MX_FAILURE, verification_requirements
 from ses_mail.specs.naming import domain_resource
 from ses_mail.roster import Domain
@@ -23,7 +25,7 @@ class SendingDomain(pulumi.ComponentResource):
     `allow_overwrite`, so an existing record of the same name and type makes `pulumi up` fail
     instead of silently replacing someone else's record. With `dns: external` no record
     resource exists and `zone_id` is None: whoever keeps the domain's DNS publishes them. With
-    `dns: cloudflare`, `zone_id` is the Cloudflare zone's id and they are Cloudflare DNS records.
+    `dns: cloudflare`, `zone_id` is the Cloudflare zone's and they are Cloudflare DNS records.
     """
 
     identity: aws.sesv2.EmailIdentity
@@ -44,7 +46,7 @@ class SendingDomain(pulumi.ComponentResource):
         super().__init__("ses-mail:index:SendingDomain", domain.name, None, opts)
         # `existing: adopt`: what existed before this stack is never deleted by it; removing the
         # domain (or `pulumi destroy`) releases these resources from the stack instead.
-        retain = domain.existing == "adopt"
+        retain = existing_mode(domain.existing).retain_on_delete
         child = pulumi.ResourceOptions(parent=self, retain_on_delete=retain)
 
         self.identity = aws.sesv2.EmailIdentity(
@@ -64,27 +66,10 @@ class SendingDomain(pulumi.ComponentResource):
         dkim = tokens.apply(lambda t: dkim_records(domain, t, region))
         # Known before anything exists: plain values, fully shown by `pulumi preview`.
         static = [*static_records(domain, region), *report_records]
-        records: list[aws.route53.Record] = []
-        dkim_resources: list[aws.route53.Record] = []
-        if domain.dns == "route53":
-            if zone_id is None:
-                raise ValueError(f"{domain.name}: dns route53 needs the hosted zone's id")
-            # Selector slots 1..3 of SES's token list, not positions in the roster. Only name and
-            # value wait for SES's tokens: type and TTL stay plain, so a preview shows them.
-            for slot in range(DKIM_TOKEN_COUNT):
-                spec = dkim.apply(lambda records, i=slot: records[i])
-                dkim_resources.append(self._record(
-                    domain, f"dkim-{slot + 1}", zone_id, child, name=spec.apply(lambda r: r.name),
-                    type_=DKIM_RECORD_TYPE, values=spec.apply(route53_values)))
-            records = [self._record(domain, spec.purpose, zone_id, child, name=spec.name, type_=spec.type,
-                                    values=route53_values(spec))
-                       for spec in static]
-        elif domain.dns == "cloudflare":
-            # The Cloudflare DNS mode: `zone_id` is the Cloudflare zone's (ses_mail.components.cloudflare_dns).
-            if zone_id is None:
-                raise ValueError(f"{domain.name}: dns cloudflare needs the Cloudflare zone's id")
-            published = publish_cloudflare_records(domain, zone_id=zone_id, static=static, dkim=dkim, opts=child)
-            records, dkim_resources = published.records, published.dkim  # type: ignore[assignment]
+        # The domain's DNS provider creates its records (none when kept elsewhere).
+        self._domain = domain
+        records, dkim_resources = dns_provider(domain.dns).publish(self, domain, zone_id, dkim, static, child)
+        self.records: list[pulumi.Resource] = [*dkim_resources, *records]
 
         aws.sesv2.EmailIdentityMailFromAttributes(
             domain_resource(domain.name, "mail-from"),
@@ -111,15 +96,11 @@ class SendingDomain(pulumi.ComponentResource):
             dkim_specs, static, verify_minutes, MX_FAILURE[domain.mail_from_mx_failure]))
         self.register_outputs({"identity_arn": self.identity_arn, "dns_records": self.dns_records})
 
+    def resource_name(self, purpose: str) -> str:
+        """A child's name: the domain and what the child is for (never a position)."""
+        return domain_resource(self._domain.name, purpose)
+
     @staticmethod
-    def _record(domain: Domain, purpose: str, zone_id: pulumi.Input[str], opts: pulumi.ResourceOptions, *,
-                name: pulumi.Input[str], type_: str, values: pulumi.Input[list]) -> aws.route53.Record:
-        return aws.route53.Record(
-            domain_resource(domain.name, purpose),
-            zone_id=zone_id,
-            name=name,
-            type=type_,
-            ttl=domain.ttl,
-            records=values,
-            opts=opts,
-        )
+    def sdk(package: str) -> Any:
+        """The Pulumi SDK or a provider package, for the pure DNS providers (ses_mail.modes)."""
+        return importlib.import_module(package)

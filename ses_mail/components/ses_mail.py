@@ -12,6 +12,7 @@ No `from __future__ import annotations` here: the SDK's component analyzer
 (`pulumi.provider.experimental`) reads the annotations of `SesMailArgs` and `SesMail` at run
 time to derive the package schema for other languages.
 """
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional, TypedDict
@@ -21,23 +22,17 @@ import pulumi_aws as aws
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.settings import monitor_supports_feature
 
-from ses_mail.components.cloudflare_dns import cloudflare_invoke_options, lookup_cloudflare_zones
 from ses_mail.components.deliverability import Deliverability
 from ses_mail.components.outputs import gather
 from ses_mail.components.sending_domain import SendingDomain
 from ses_mail.components.smtp_sender import SecretsManagerOptions, SmtpSender, finish_status
+from ses_mail.modes.delivery import delivery_mode, delivery_modes
+from ses_mail.modes.dns import dns_provider
 from ses_mail.roster import Deployment, Roster, RosterError, load_roster_checked
-from ses_mail.roster.identifiers import domain_of, is_aws_region
-from ses_mail.roster.restrictions import (
-    account_of,
-    normalize_iam_path,
-    normalize_kms_key,
-    normalize_policy_arn,
-    normalize_principal_arn,
-)
-from ses_mail.specs import deliverability as deliverability_spec
+from ses_mail.roster.identifiers import domain_of
+from ses_mail.roster.restrictions import account_of
 from ses_mail.specs.iam_policy import SECRET_ADMIN_PATH, arn_matches, default_secret_admins, identity_arn
-from ses_mail.specs.naming import IAM_USER_PATH
+from ses_mail.stack_settings import DEFAULT_NAME, SettingsError, StackSettings, from_args
 
 from typing import NotRequired
 
@@ -107,78 +102,12 @@ class Sender(TypedDict):
     """Display name from the roster, if any."""
 
 
-@dataclass(frozen=True)
-class Settings:
-    """`SesMailArgs` checked and with defaults filled in (what the component builds from)."""
-
-    roster_path: Path
-    region: Optional[str]
-    iam_path: str
-    permissions_boundary: Optional[str]
-    secrets_kms_key: Optional[str]
-    secret_admins: tuple[str, ...]
-    bounce_alarm: float = deliverability_spec.DEFAULT_BOUNCE_ALARM
-    complaint_alarm: float = deliverability_spec.DEFAULT_COMPLAINT_ALARM
-
-
-def check_args(name: str, args: Mapping[str, Any]) -> Settings:
-    """The args, validated and normalised; a pulumi.RunError naming every bad field."""
-    problems: list[str] = []
-    known = set(SesMailArgs.__annotations__)
-    for key in sorted(set(args) - known):
-        problems.append(f"{key}: unknown argument (expected one of {', '.join(sorted(known))})")
-
-    def text(key: str, normalize=None) -> Optional[str]:
-        value = args.get(key)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return None
-        if not isinstance(value, str):
-            problems.append(f"{key}: {value!r} is not a plain string (Outputs are not accepted: "
-                            "the roster is validated before anything is registered)")
-            return None
-        try:
-            return normalize(value) if normalize else value.strip()
-        except ValueError as err:
-            problems.append(f"{key}: {value.strip()!r} {err}")
-            return None
-
-    roster = text("roster")
-    if roster is None and (args.get("roster") is None or isinstance(args.get("roster"), str)):
-        problems.append("roster: required (the path of a roster file)")
-    region = text("region")
-    if region is not None and not is_aws_region(region):
-        problems.append(f"region: {region!r} is not an AWS region code such as eu-west-1")
-    iam_path = text("iam_path", normalize_iam_path) or IAM_USER_PATH
-    boundary = text("permissions_boundary", normalize_policy_arn)
-    kms_key = text("secrets_kms_key", normalize_kms_key)
-    admins: list[str] = []
-    raw_admins = args.get("secret_admins") or []
-    if isinstance(raw_admins, str) or not isinstance(raw_admins, (list, tuple)):
-        problems.append(f"secret_admins: {raw_admins!r} is not a list of IAM role or user ARNs")
-        raw_admins = []
-    for item in raw_admins:
-        try:
-            admins.append(normalize_principal_arn(item))
-        except ValueError as err:
-            problems.append(f"secret_admins: {item!r} {err}")
-
-    def rate(key: str, pause: float, default: float) -> float:
-        value = args.get(key)
-        if value is None:
-            return default
-        try:
-            return deliverability_spec.parse_rate(str(value), pause_level=pause)
-        except ValueError as err:
-            problems.append(f"{key}: {value!r} {err}")
-            return default
-
-    bounce = rate("bounce_rate_alarm", deliverability_spec.BOUNCE_PAUSE, deliverability_spec.DEFAULT_BOUNCE_ALARM)
-    complaint = rate("complaint_rate_alarm", deliverability_spec.COMPLAINT_PAUSE,
-                     deliverability_spec.DEFAULT_COMPLAINT_ALARM)
-    if problems:
-        raise pulumi.RunError(f"SesMail {name}: invalid arguments:\n" + "\n".join(f"  - {p}" for p in problems))
-    return Settings(Path(roster), region, iam_path, boundary, kms_key, tuple(admins),  # type: ignore[arg-type]
-                    bounce, complaint)
+def check_args(name: str, args: Mapping[str, Any]) -> StackSettings:
+    """The args, validated and normalised (ses_mail.stack_settings); a pulumi.RunError naming every bad field."""
+    try:
+        return from_args(name, args, stack=pulumi.get_stack())
+    except SettingsError as err:
+        raise pulumi.RunError(str(err)) from None
 
 
 def read_roster(path: Path, deployment: Deployment = Deployment()) -> Roster:
@@ -192,23 +121,34 @@ def read_roster(path: Path, deployment: Deployment = Deployment()) -> Roster:
     return loaded.roster
 
 
-def lookup_zones(roster: Roster, file: Path, invoke: Optional[pulumi.InvokeOptions]) -> dict[str, str]:
-    """Route53 public zone id of every zone the roster's Route 53 domains name, looked up once each.
-    Domains with `dns: external` need none."""
-    zone_ids: dict[str, str] = {}
+def lookup_zones(roster: Roster, file: Path, opts: Optional[pulumi.ResourceOptions]) -> dict[str, str]:
+    """The zone id of every managed domain whose DNS provider holds its records in a zone
+    (ses_mail.modes.dns), by domain: each zone looked up once, with the provider of the zone's
+    package the component is given (`opts`), or taken from the roster's `zone_id:`. Every
+    failure is reported at once, before anything is registered. Domains whose DNS is kept
+    elsewhere (`dns: external`) need none."""
+    found: dict[tuple[str, str, Optional[str]], str] = {}
     missing: list[str] = []
-    managed = [d for d in roster.domains if d.dns == "route53" and d.existing != "reference"]
-    for zone in sorted({d.hosted_zone for d in managed}):
+    managed = [d for d in roster.domains if dns_provider(d.dns).uses_zone and d.managed]
+    key = lambda d: (d.hosted_zone, d.dns, d.zone_id)  # noqa: E731
+    for zone, dns, zone_id in sorted({key(d) for d in managed}, key=lambda k: (k[0], k[1], k[2] or "")):
+        provider = dns_provider(dns)
+        invoke = _invoke_options(opts, provider.package)
         try:
-            zone_ids[zone] = aws.route53.get_zone(name=zone, private_zone=False, opts=invoke).zone_id
+            if zone_id is None:
+                found[(zone, dns, zone_id)] = provider.find_zone(importlib.import_module, zone, invoke)
+            else:
+                found[(zone, dns, zone_id)] = provider.find_zone(importlib.import_module, zone, invoke, zone_id=zone_id)
         except Exception as err:  # noqa: BLE001 - the provider reports a missing zone as a failed invoke
-            users = ", ".join(d.name for d in managed if d.hosted_zone == zone)
-            missing.append(f"  - Route53 public hosted zone {zone!r} (for {users}) could not be looked up: {err}")
+            users = ", ".join(d.name for d in managed if key(d) == (zone, dns, zone_id))
+            missing.append(f"  - {provider.describe_zone(zone)} (for {users}) could not be looked up: {err}")
     if missing:
-        raise pulumi.RunError(f"{file}: hosted zones missing in this AWS account:\n" + "\n".join(missing)
-                              + "\nCreate the zone, set `zone:` on the domain to the zone that holds it, "
-                              "or set `dns: external` and publish the records (output dns_records) yourself.")
-    return zone_ids
+        raise pulumi.RunError(f"{file}: zones not found:\n" + "\n".join(missing)
+                              + "\nCreate the zone (a Route 53 zone in this AWS account; a Cloudflare zone the API "
+                              "token cloudflare:apiToken may read, or give its `zone_id:`), set `zone:` on the "
+                              "domain to the zone that holds it, or set `dns: external` and publish the records "
+                              "(output dns_records) yourself.")
+    return {d.name: found[key(d)] for d in managed}
 
 
 @dataclass(frozen=True)
@@ -237,13 +177,16 @@ def check_pgp_region(roster: Roster, region: str, provider: str, file: Path) -> 
     """PGP delivery exports the provider's encrypted SMTP password, which the provider derives
     for *its* region: refuse when SES runs in another one, as that password would be wrong and
     nothing could tell."""
-    pgp = [p.email for p in roster.people if roster.settings(p).delivery == "pgp"]
+    pgp = [p.email for p in roster.people if delivery_mode(roster.settings(p).delivery).needs_provider_region]
     if pgp and provider != region:
+        modes = " or ".join(sorted({roster.settings(p).delivery for p in roster.people
+                                   if delivery_mode(roster.settings(p).delivery).needs_provider_region}))
+        others = " or ".join(m for m in delivery_modes() if not delivery_mode(m).needs_provider_region)
         raise pulumi.RunError(
-            f"{file}: delivery pgp ({', '.join(pgp)}) needs the SES region to be the provider's region: "
+            f"{file}: delivery {modes} ({', '.join(pgp)}) needs the SES region to be the provider's region: "
             f"the provider encrypts an SMTP password derived for its own region, aws:region ({provider or 'unset'}), "
             f"but SES sends from region {region} (argument `region`; stack config ses-mail:region). "
-            f"Set aws:region to {region}, or use delivery output or secrets_manager for these people.")
+            f"Set aws:region to {region}, or use delivery {others} for these people.")
 
 
 def check_rotation_support(roster: Roster) -> None:
@@ -256,17 +199,17 @@ def check_rotation_support(roster: Roster) -> None:
             "replacementTrigger resource option (3.208 or later): upgrade the Pulumi CLI and run again")
 
 
-def secret_admins(settings: Settings, caller: Caller) -> tuple[str, ...]:
+def secret_admins(settings: StackSettings, caller: Caller) -> tuple[str, ...]:
     """The principals exempt from the secrets' Deny: the configured ones, else every role and user
     under /ses-mail-admin/ of the account. Never the caller itself: a preview role and the
     deploy role must plan the same policy."""
     return settings.secret_admins or default_secret_admins(caller.account_id, caller.partition)
 
 
-def secrets_manager_options(roster: Roster, settings: Settings, file: Path, caller: Caller,
+def secrets_manager_options(roster: Roster, settings: StackSettings, file: Path, caller: Caller,
                             invoke: Optional[pulumi.InvokeOptions]) -> Optional[SecretsManagerOptions]:
     """Admins exempt from the secrets' Deny, and the KMS key; None when nobody uses it."""
-    people = [p for p in roster.people if roster.settings(p).delivery == "secrets_manager"]
+    people = [p for p in roster.people if delivery_mode(roster.settings(p).delivery).uses_secret]
     if not people:
         return None
     configured = settings.secret_admins
@@ -293,29 +236,18 @@ def secrets_manager_options(roster: Roster, settings: Settings, file: Path, call
     return SecretsManagerOptions(admins=tuple(admins), kms_key=settings.secrets_kms_key)
 
 
-def _invoke_options(opts: Optional[pulumi.ResourceOptions]) -> Optional[pulumi.InvokeOptions]:
-    """Look-ups made before the component exists use the AWS provider it is given, if any."""
+def _invoke_options(opts: Optional[pulumi.ResourceOptions], package: str = "aws") -> Optional[pulumi.InvokeOptions]:
+    """Look-ups made before the component exists use the provider of `package` it is given, if any."""
     if opts is None:
         return None
-    provider = opts.provider
+    provider = opts.provider if getattr(opts.provider, "package", package) == package else None
     if provider is None and opts.providers:
         providers = opts.providers
         if isinstance(providers, Mapping):
-            provider = providers.get("aws")
+            provider = providers.get(package)
         else:
-            provider = next((p for p in providers if getattr(p, "package", None) == "aws"), None)
+            provider = next((p for p in providers if getattr(p, "package", None) == package), None)
     return pulumi.InvokeOptions(provider=provider) if provider is not None else None
-
-
-#: The name this program gives its one component; its configuration set is `ses-mail-<stack>`.
-DEFAULT_NAME = "ses-mail"
-
-
-def configuration_set_key(name: str) -> str:
-    """What the stack's configuration set is named after: the stack, and the component's name
-    when it is not the program's own, so two SesMail components in one stack never share a set."""
-    stack = pulumi.get_stack()
-    return stack if name == DEFAULT_NAME else f"{stack}-{name}"
 
 
 #: Until 0.4.0: domains and senders were registered at the stack root before 0.3.0. The alias
@@ -356,21 +288,22 @@ class SesMail(pulumi.ComponentResource):
         # Limits are measured for this region and the stack's configuration set; unconfigured secret
         # admins are the /ses-mail-admin/ patterns, measured for the longest partition (an upper
         # bound by a few characters: ses_mail.roster.limit_checks), so the roster is read once.
-        set_key = configuration_set_key(name)
-        set_name = deliverability_spec.configuration_set_name(set_key)
-        roster = read_roster(settings.roster_path, Deployment(region=region, admins=settings.secret_admins or None,
+        set_key = settings.configuration_set_key
+        set_name = settings.configuration_set_name
+        roster_path = Path(settings.roster)
+        roster = read_roster(roster_path, Deployment(region=region, admins=settings.secret_admins or None,
                                                               configuration_set=set_name))
-        if provider is None and any(roster.settings(p).delivery == "pgp" for p in roster.people):
+        if provider is None and any(delivery_mode(roster.settings(p).delivery).needs_provider_region
+                                    for p in roster.people):
             provider = provider_region(invoke)
         if provider is not None:
-            check_pgp_region(roster, region, provider, settings.roster_path)
+            check_pgp_region(roster, region, provider, roster_path)
         check_rotation_support(roster)
-        zone_ids = lookup_zones(roster, settings.roster_path, invoke)
-        cloudflare_zones = lookup_cloudflare_zones(roster, settings.roster_path, cloudflare_invoke_options(opts))
+        zone_ids = lookup_zones(roster, roster_path, opts)
         # Who runs the program, before anything is registered: the identities' ARNs and the secrets'
         # default admins name its account.
         caller = caller_identity(invoke)
-        secrets = secrets_manager_options(roster, settings, settings.roster_path, caller, invoke)
+        secrets = secrets_manager_options(roster, settings, roster_path, caller, invoke)
         # Every identity's ARN as a plain value (the provider's own format): send policies need not
         # wait for the identity, so the identity can wait for them (below).
         identity_arns = {d.name: identity_arn(region, caller.account_id, d.name, caller.partition)
@@ -386,7 +319,7 @@ class SesMail(pulumi.ComponentResource):
         # Stack-level first: identities name its configuration set, send policies allow it.
         # (New in 0.3.0, so born under the component: no alias.)
         self.feedback = Deliverability(roster, stack=set_key, region=region,
-                                       bounce_alarm=settings.bounce_alarm, complaint_alarm=settings.complaint_alarm,
+                                       bounce_alarm=settings.bounce_rate_alarm, complaint_alarm=settings.complaint_rate_alarm,
                                        opts=pulumi.ResourceOptions(parent=self))
         # People first: an identity applies the stack's configuration set to every send, so it must
         # not get (or change) its default set before the send policies allow that set. Each
@@ -398,13 +331,13 @@ class SesMail(pulumi.ComponentResource):
                                 opts=child(), **self.feedback.sender_options())
             for p in roster.people
         }
-        # `existing: reference` domains are managed elsewhere: no resource here, only their ARN.
+        # Domains managed elsewhere (`existing: reference`): no resource here, only their ARN.
         self.domains: dict[str, SendingDomain] = {
-            d.name: SendingDomain(d, region=region, zone_id=zone_ids.get(d.hosted_zone) if d.dns == "route53"
-                                  else cloudflare_zones.get(d.name),
+            d.name: SendingDomain(d, region=region,
+                                  zone_id=zone_ids.get(d.name),
                                   opts=child(), after=[s.policy for a, s in self.people.items() if domain_of(a) == d.name],
                                   **self.feedback.domain_options(d))
-            for d in roster.domains if d.existing != "reference"
+            for d in roster.domains if d.managed
         }
 
         # Each output gathered in one Output.all over its Output leaves: a dict of per-person

@@ -1,6 +1,7 @@
 """One person's SMTP credential: IAM user, send policy, access keys, and how they are handed over."""
 from __future__ import annotations
 
+import importlib
 import json
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -8,17 +9,14 @@ from typing import Any, Optional
 import pulumi
 import pulumi_aws as aws
 
-from ses_mail.specs.iam_policy import secret_read_policy, send_as_policy
+from ses_mail.modes.delivery import delivery_mode
+from ses_mail.specs.iam_policy import send_as_policy
 from ses_mail.specs.key_slots import KeySlot, key_slots
-from ses_mail.specs.naming import (IAM_USER_PATH, SEND_POLICY_NAME, iam_user_name, person_resource, secret_description,
-                                   secret_name, secret_tags, user_tags)
+from ses_mail.specs.naming import IAM_USER_PATH, SEND_POLICY_NAME, iam_user_name, person_resource, user_tags
 from ses_mail.roster import Person, Settings, resolve
-from ses_mail.specs.smtp_password import SMTP_PORT, secret_value, smtp_endpoint, smtp_password
+from ses_mail.specs.smtp_password import SMTP_PORT, smtp_endpoint, smtp_password
 
 INACTIVE = "Inactive"
-#: Deleting a person's secret deletes it at once: its credential dies with the person's keys
-#: anyway, and a recovery window would block re-adding the person under the same name.
-SECRET_RECOVERY_DAYS = 0
 
 
 @dataclass(frozen=True)
@@ -64,6 +62,7 @@ class SmtpSender(pulumi.ComponentResource):
         address = person.email
         settings = settings or resolve(person)
         self.settings = settings
+        self.delivery = delivery_mode(settings.delivery)
 
         # Tag values allow fewer characters than addresses (o'brien@...): fit them, keep them readable.
         tags = user_tags(address, person.name, settings.suspended)
@@ -107,27 +106,11 @@ class SmtpSender(pulumi.ComponentResource):
         host = smtp_endpoint(region)
         base: dict[str, Any] = {"username": self.username, "host": host, "port": SMTP_PORT}
         usable = not settings.suspended
-        self.secret = None
-        if settings.delivery == "pgp":
-            # Only what the provider encrypted to the person's key: no plain secret exists.
-            self.password = pulumi.Output.secret(None)
-            credential = {**base, "delivery": "pgp",
-                          "key_fingerprint": self.access_key.key_fingerprint}
-            if usable:
-                credential["encrypted_password"] = self.access_key.encrypted_ses_smtp_password_v4
-                credential["encrypted_secret"] = self.access_key.encrypted_secret
-        else:
-            # Wrapped explicitly: the secret must stay secret even where the engine does not
-            # honour the provider's own secret markings (as under mocks). `apply` keeps the
-            # secretness of what it maps, known or not, so the password needs no wrapper of its own.
-            derived = pulumi.Output.secret(self.access_key.secret).apply(lambda secret: smtp_password(secret, region))
-            self.password = derived if usable else pulumi.Output.secret(None)
-            if settings.delivery == "secrets_manager":
-                self.secret = self._secret(address, region, host, derived, settings, secrets or SecretsManagerOptions())
-                credential = {**base, "delivery": "secrets_manager",
-                              "secret_name": self.secret.name, "secret_arn": self.secret.arn}
-            else:
-                credential = {**base, "password": self.password}
+        self.address, self.region = address, region
+        self.secrets = secrets or SecretsManagerOptions()
+        self.secret: Optional[aws.secretsmanager.Secret] = None
+        # The delivery mode builds the person's credential (and whatever holds it).
+        credential = self.delivery.credential(self, base, usable)
         if not usable:
             credential["status"] = "suspended"
             credential["password"] = None
@@ -147,7 +130,7 @@ class SmtpSender(pulumi.ComponentResource):
                 "allowed_ips": list(settings.allowed_ips) or "any",
                 "recipients": list(settings.recipients) or "any",
             },
-            **({"secret_name": secret_name(address)} if settings.delivery == "secrets_manager" else {}),
+            **self.delivery.status(address),
         }
         self.register_outputs({"username": self.username, "iam_user": self.user.name})
 
@@ -158,7 +141,7 @@ class SmtpSender(pulumi.ComponentResource):
             slot.resource_name(address),
             user=self.user.name,
             status=INACTIVE if settings.suspended else None,
-            pgp_key=settings.pgp_key if settings.delivery == "pgp" else None,
+            pgp_key=self.delivery.pgp_key(settings),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 # The slot's generation: raising it replaces the key, and the old key goes
@@ -169,41 +152,23 @@ class SmtpSender(pulumi.ComponentResource):
             ),
         )
 
-    def _secret(self, address: str, region: str, host: str, password: pulumi.Output[str],
-                settings: Settings, options: SecretsManagerOptions) -> aws.secretsmanager.Secret:
-        child = pulumi.ResourceOptions(parent=self)
-        secret = aws.secretsmanager.Secret(
-            person_resource(address, "secret"),
-            name=secret_name(address),
-            description=secret_description(address),
-            kms_key_id=options.kms_key,
-            recovery_window_in_days=SECRET_RECOVERY_DAYS,
-            region=region,
-            tags=secret_tags(address),
-            opts=child,
-        )
-        policy = aws.secretsmanager.SecretPolicy(
-            person_resource(address, "secret-policy"),
-            secret_arn=secret.arn,
-            policy=json.dumps(secret_read_policy(settings.secret_readers, options.admins), sort_keys=True),
-            block_public_policy=True,
-            region=region,
-            opts=child,
-        )
-        usable = not settings.suspended
-        value = pulumi.Output.all(self.username, password).apply(lambda args: secret_value(
-            address, region, args[0], args[1] if usable else None, status=settings.status, key=settings.key))
-        # The value is written only once the policy that keeps everyone else out exists (the
-        # value does not refer to the policy, so without depends_on the engine could write it
-        # first, and leave it there if the policy then failed).
-        aws.secretsmanager.SecretVersion(
-            person_resource(address, "secret-value"),
-            secret_id=secret.arn,
-            secret_string=pulumi.Output.secret(value),
-            region=region,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
-        )
-        return secret
+    def derived_password(self) -> pulumi.Output[str]:
+        """The SMTP password derived from the current key's secret for the SES region.
+
+        Wrapped explicitly: the secret must stay secret even where the engine does not honour the
+        provider's own secret markings (as under mocks). `apply` keeps the secretness of what it
+        maps, known or not, so the password needs no wrapper of its own."""
+        region = self.region
+        return pulumi.Output.secret(self.access_key.secret).apply(lambda secret: smtp_password(secret, region))
+
+    @staticmethod
+    def no_password() -> pulumi.Output[Any]:
+        return pulumi.Output.secret(None)
+
+    @staticmethod
+    def sdk(package: str) -> Any:
+        """The Pulumi SDK or a provider package, for the pure delivery modes (ses_mail.modes)."""
+        return importlib.import_module(package)
 
 
 def finish_status(status: dict[str, Any]) -> dict[str, Any]:

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Iterator, Optional
 
+from ses_mail.findings import ERROR, Finding, failing
 from ses_mail.live.clients import ClientFactory
 from ses_mail.live.findings import (
-    Finding, KeyState, check_keys, check_person_rates, check_unlisted_users, check_user, failing, next_hour,
+    KeyState, check_keys, check_person_rates, check_unlisted_users, check_user, next_hour,
 )
 from ses_mail.live.target import Target
 from ses_mail.roster import Person
@@ -75,10 +76,6 @@ class AuditReport:
         }
 
 
-def _missing(err: Exception) -> bool:
-    return getattr(err, "response", {}).get("Error", {}).get("Code") in ("NoSuchEntity", "NoSuchEntityException")
-
-
 def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> list[Any]:
     return [item for page in client.get_paginator(operation).paginate(**kwargs) for item in page[key]]
 
@@ -129,13 +126,13 @@ def audit_person(person: Person, target: Target, clients: ClientFactory, account
         user = iam.get_user(UserName=name)["User"]
     except iam.exceptions.NoSuchEntityException:
         report.exists = False
-        report.findings.append(Finding("user-missing", "error", name,
+        report.findings.append(Finding("user-missing", ERROR, name,
                                        f"no IAM user {name} for {person.email}: the person cannot send",
                                        "`pulumi up` in the stack (`pulumi refresh` first if it was deleted by hand)",
                                        {"address": person.email}))
         return report
     if user.get("Path") != target.iam_path:
-        report.findings.append(Finding("user-path", "error", name, f"{name} is under {user.get('Path')}, "
+        report.findings.append(Finding("user-path", ERROR, name, f"{name} is under {user.get('Path')}, "
                                        f"the stack uses {target.iam_path}", "`pulumi up --refresh` in the stack",
                                        {"found": user.get("Path"), "expected": target.iam_path}))
     slots = key_slots(settings.key, settings.previous_key)

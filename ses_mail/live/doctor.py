@@ -13,13 +13,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Optional
 
+from ses_mail.findings import Finding, failing
 from ses_mail.live.clients import ClientFactory
 from ses_mail.live.dns_check import Resolver
 from ses_mail.live.findings import (
-    Finding, check_account, check_data_beside_cname, check_delegation, check_identity,
-    check_record, check_reputation, failing, next_hour,
+    check_account, check_data_beside_cname, check_delegation, check_identity, check_record, check_reputation,
+    next_hour,
 )
 from ses_mail.live.target import Target
+from ses_mail.modes.dns import dns_provider
 from ses_mail.roster import Domain
 from ses_mail.specs.dns_records import DKIM_TOKEN_COUNT, DnsRecord, dkim_records, static_records
 
@@ -207,9 +209,10 @@ def check_domains(target: Target, clients: ClientFactory, resolver: Resolver,
     providers: dict[str, str] = {}
     reports = []
     for zone_name in sorted({d.hosted_zone for d in target.roster.domains}):
-        at_cloudflare = [d for d in target.roster.domains if d.hosted_zone == zone_name and d.dns == "cloudflare"]
+        at_cloudflare = [d for d in target.roster.domains
+                         if d.hosted_zone == zone_name and dns_provider(d.dns).cloudflare_zone]
         if at_cloudflare:
-            providers[zone_name] = "Cloudflare"
+            providers[zone_name] = dns_provider(at_cloudflare[0].dns).host
             zone_id = next((d.zone_id for d in at_cloudflare if d.zone_id), None)
             zones[zone_name] = cloudflare_zone(cloudflare, zone_name, zone_id)
         else:

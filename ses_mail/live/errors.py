@@ -1,11 +1,9 @@
-"""AWS errors that mean "could not check" (exit 2), told in one line each."""
+"""AWS errors that mean "could not check" (exit 2, `EXIT_USAGE`), told in one line each."""
 from __future__ import annotations
 
 from typing import Optional
 
 import botocore.exceptions as bx
-
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 
 def explain(err: BaseException) -> Optional[str]:

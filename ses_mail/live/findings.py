@@ -1,36 +1,18 @@
 """What is wrong, judged from plain data: every check of doctor and audit as a pure function.
 
-Each `Finding` says what is wrong (`message`) and what to do about it (`fix`), under a stable
-`code` that scripts can match (README: findings catalogue). Severities: `error` (broken or
-drifted), `warning` (needs attention: pending verification, stale or old keys, reputation near
-its alarm), `info` (a fact worth knowing; never changes the exit status).
+Each check returns `ses_mail.findings.Finding`s, under codes listed in the README's findings
+catalogue.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
+from ses_mail.findings import ERROR, INFO, WARNING, Finding
+from ses_mail.specs.deliverability import DEFAULT_BOUNCE_ALARM, DEFAULT_COMPLAINT_ALARM
 from ses_mail.specs.dns_records import DnsRecord
-from ses_mail.specs.deliverability import DEFAULT_BOUNCE_ALARM, DEFAULT_COMPLAINT_ALARM  # noqa: F401 - re-exported
-
-ERROR, WARNING, INFO = "error", "warning", "info"
-SEVERITIES = (ERROR, WARNING, INFO)
-
-
-@dataclass(frozen=True)
-class Finding:
-    code: str
-    severity: str
-    subject: str  # a domain, a record name, an address, an IAM user, or "account"
-    message: str
-    fix: str
-    details: Mapping[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "severity": self.severity, "subject": self.subject,
-                "message": self.message, "fix": self.fix, "details": dict(self.details)}
 
 
 def next_hour(moment: datetime) -> datetime:
@@ -38,11 +20,6 @@ def next_hour(moment: datetime) -> datetime:
     an end time at the hour after now includes the latest datapoint."""
     floor = moment.replace(minute=0, second=0, microsecond=0)
     return floor if floor == moment else floor + timedelta(hours=1)
-
-
-def failing(findings: Iterable[Finding]) -> list[Finding]:
-    """Findings that make a command exit 1 (errors and warnings)."""
-    return [f for f in findings if f.severity in (ERROR, WARNING)]
 
 
 # --- DNS --------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any, Iterable, Sequence, TextIO
 from rich.console import Console
 from rich.table import Table
 
-from ses_mail.live.findings import ERROR, INFO, WARNING, Finding
+from ses_mail.findings import ERROR, INFO, WARNING, Finding
 
 _STYLE = {ERROR: "bold red", WARNING: "yellow", INFO: "cyan"}
 

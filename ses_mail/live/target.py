@@ -1,7 +1,8 @@
 """What a live command checks: the roster, the SES region and the stack settings that matter.
 
 `--stack S` reads `Pulumi.<S>.yaml` of the project (roster, `ses-mail:region` or `aws:region`,
-`iamPath`, `permissionsBoundary`, `bounceRateAlarm`, `complaintRateAlarm`); `--roster FILE` takes
+`iamPath`, `permissionsBoundary`, `bounceRateAlarm`, `complaintRateAlarm`, read by
+ses_mail.stack_settings as the program reads them); `--roster FILE` takes
 a roster alone, with the defaults. `--region` wins over both; without any, the standard AWS
 configuration's region (AWS_REGION, the profile) is used.
 """
@@ -12,13 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from ses_mail.specs.deliverability import (BOUNCE_PAUSE, COMPLAINT_PAUSE, DEFAULT_BOUNCE_ALARM,
-                                          DEFAULT_COMPLAINT_ALARM, configuration_set_name, parse_rate)
-from ses_mail.project import NAMESPACE, ProjectError, find_project
+from ses_mail.project import ProjectError, find_project
 from ses_mail.roster import Roster, RosterError, load_roster
 from ses_mail.roster.identifiers import is_aws_region
-from ses_mail.roster.restrictions import normalize_iam_path, normalize_policy_arn
+from ses_mail.specs.deliverability import DEFAULT_BOUNCE_ALARM, DEFAULT_COMPLAINT_ALARM
 from ses_mail.specs.naming import IAM_USER_PATH
+from ses_mail.stack_settings import SettingsError, from_config
 
 DEFAULT_STACK = "dev"
 
@@ -40,21 +40,12 @@ class Target:
     configuration_set: Optional[str] = None
 
 
-def _setting(config: dict[str, str], key: str, normalize, default):
-    raw = config.get(f"{NAMESPACE}:{key}")
-    if raw is None or not str(raw).strip():
-        return default
-    try:
-        return normalize(str(raw))
-    except ValueError as err:
-        raise TargetError(f"stack config {NAMESPACE}:{key} {raw!r} {err}") from None
-
-
 def resolve_target(*, stack: Optional[str], roster: Optional[str], region: Optional[str],
                    project_dir: Optional[str] = None) -> Target:
     if stack and roster:
         raise TargetError("give --stack or --roster, not both")
     config: dict[str, str] = {}
+    source = ""
     if roster:
         path = Path(roster)
     else:
@@ -69,14 +60,19 @@ def resolve_target(*, stack: Optional[str], roster: Optional[str], region: Optio
             config = project.stack_config(stack)
         except ProjectError as err:
             raise TargetError(str(err)) from None
+        source = str(project.stack_file(stack))
         path = project.roster_of(config)
+    try:
+        settings = from_config(config, stack=None if roster else stack, source=source)
+    except SettingsError as err:
+        raise TargetError(str(err)) from None
     try:
         loaded = load_roster(path)
     except FileNotFoundError:
         raise TargetError(f"roster {path} does not exist") from None
     except RosterError as err:
         raise TargetError(str(err)) from None
-    region = (region or config.get(f"{NAMESPACE}:region") or config.get("aws:region")
+    region = (region or settings.region
               or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or _profile_region())
     if not region:
         raise TargetError("no region: give --region (or set ses-mail:region in the stack, or AWS_REGION)")
@@ -84,16 +80,13 @@ def resolve_target(*, stack: Optional[str], roster: Optional[str], region: Optio
         raise TargetError(f"{region!r} is not an AWS region code such as eu-west-1")
     return Target(
         roster=loaded, roster_path=path, region=region, stack=None if roster else stack,
-        iam_path=_setting(config, "iamPath", normalize_iam_path, IAM_USER_PATH),
-        permissions_boundary=_setting(config, "permissionsBoundary", normalize_policy_arn, None),
-        bounce_alarm=_setting(config, "bounceRateAlarm", lambda v: parse_rate(v, pause_level=BOUNCE_PAUSE),
-                              DEFAULT_BOUNCE_ALARM),
-        complaint_alarm=_setting(config, "complaintRateAlarm", lambda v: parse_rate(v, pause_level=COMPLAINT_PAUSE),
-                                 DEFAULT_COMPLAINT_ALARM),
+        iam_path=settings.iam_path,
+        permissions_boundary=settings.permissions_boundary,
+        bounce_alarm=settings.bounce_rate_alarm,
+        complaint_alarm=settings.complaint_rate_alarm,
         # The set the program makes the identities' default and allows in every send policy;
         # with a roster file alone the stack, and so the set's name, is not known.
-        configuration_set=(configuration_set_name(stack) if not roster and loaded.deliverability.configuration_set
-                           else None),
+        configuration_set=settings.configuration_set_name if loaded.deliverability.configuration_set else None,
     )
 
 

@@ -4,7 +4,7 @@
 alias URN computed as the engine computes it (`alias_urns`: a resource's own aliases and those
 it inherits from its parents), and decides, per resource, create / delete / update / replace the way `pulumi up` with
 pulumi-aws 7.x would: an input change replaces the resource when the provider marks that
-property ForceNew (`REPLACE_ON` below), otherwise it updates in place. Nothing here imports
+property ForceNew (`ses_mail.resource_types`), otherwise it updates in place. Nothing here imports
 Pulumi; `ses_mail.cli.diff` turns program runs into `Resource` lists and renders the result.
 
 Secrets never leave this module as values: inputs the program marked secret (and inputs whose
@@ -18,59 +18,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-# --- provider knowledge -----------------------------------------------------------------
-
-#: Input properties whose change makes the provider replace the resource (ForceNew in the
-#: Terraform AWS provider v6 that pulumi-aws 7.x bridges; `region` is the per-resource
-#: region override, which forces replacement on every regional resource). Everything else
-#: that these types take is updated in place. Checked against the provider source:
-#: - route53 Record: `name` and `zone_id` are ForceNew; `type`, `ttl`, `records` update.
-#: - iam User: nothing; `name` and `path` change through UpdateUser (a rename).
-#: - iam UserPolicy: `name`, `name_prefix`, `user`; `policy` is a PutUserPolicy update.
-#: - iam AccessKey: `user`, `pgp_key`; only `status` updates in place.
-#: - sesv2 EmailIdentity: `email_identity`; DKIM signing attributes and configuration set update.
-#: - sesv2 EmailIdentityMailFromAttributes: `email_identity`; MAIL FROM domain and MX behaviour update.
-#: - secretsmanager Secret: `name`, `name_prefix`; SecretVersion: `secret_id`, `secret_string`,
-#:   `secret_binary`, `secret_string_wo_version` (a new value is a new version); SecretPolicy:
-#:   `secret_arn`.
-#: - sesv2 ConfigurationSet: `configuration_set_name`; reputation, sending, delivery (TLS) options update.
-#: - sesv2 ConfigurationSetEventDestination: `configuration_set_name`, `event_destination_name`;
-#:   the destination itself (events, topic, dimensions) is UpdateConfigurationSetEventDestination.
-#: - sesv2 AccountSuppressionAttributes: nothing but `region`; deleting it changes nothing in AWS.
-#: - ses DomainIdentityVerification: `domain`; it only waits, deleting it does nothing.
-#: - sns Topic: `name`, `name_prefix`, `fifo_topic`; TopicPolicy: `arn`; TopicSubscription:
-#:   `topic_arn` (Pulumi `topic`), `protocol`, `endpoint`.
-#: - cloudwatch MetricAlarm: `alarm_name` (Pulumi `name`); everything else is PutMetricAlarm.
-#: - cloudflare DnsRecord (pulumi-cloudflare 6.x, terraform-provider-cloudflare dns_record schema):
-#:   `zone_id` and `type` are RequiresReplace; `name`, `content`, `ttl`, `priority`, `proxied`
-#:   update in place (the program adds `name` through replaceOnChanges, with deleteBeforeReplace).
-#: On top of these, the engine replaces on the resource options `replaceOnChanges` and a changed
-#: `replacementTrigger`, and skips inputs listed in `ignoreChanges` (see `property_changes`).
-REPLACE_ON: dict[str, frozenset[str]] = {
-    "aws:route53/record:Record": frozenset({"name", "zoneId"}),
-    "cloudflare:index/dnsRecord:DnsRecord": frozenset({"zoneId", "type"}),
-    "aws:iam/user:User": frozenset(),
-    "aws:iam/userPolicy:UserPolicy": frozenset({"name", "namePrefix", "user"}),
-    "aws:iam/accessKey:AccessKey": frozenset({"user", "pgpKey"}),
-    "aws:sesv2/emailIdentity:EmailIdentity": frozenset({"emailIdentity", "region"}),
-    "aws:sesv2/emailIdentityMailFromAttributes:EmailIdentityMailFromAttributes":
-        frozenset({"emailIdentity", "region"}),
-    "aws:secretsmanager/secret:Secret": frozenset({"name", "namePrefix", "region"}),
-    "aws:secretsmanager/secretVersion:SecretVersion":
-        frozenset({"secretId", "secretString", "secretBinary", "secretStringWoVersion", "region"}),
-    "aws:secretsmanager/secretPolicy:SecretPolicy": frozenset({"secretArn", "region"}),
-    "aws:sesv2/configurationSet:ConfigurationSet": frozenset({"configurationSetName", "region"}),
-    "aws:sesv2/configurationSetEventDestination:ConfigurationSetEventDestination":
-        frozenset({"configurationSetName", "eventDestinationName", "region"}),
-    "aws:sesv2/accountSuppressionAttributes:AccountSuppressionAttributes": frozenset({"region"}),
-    "aws:ses/domainIdentityVerification:DomainIdentityVerification": frozenset({"domain", "region"}),
-    "aws:sns/topic:Topic": frozenset({"name", "namePrefix", "fifoTopic", "region"}),
-    "aws:sns/topicPolicy:TopicPolicy": frozenset({"arn", "region"}),
-    "aws:sns/topicSubscription:TopicSubscription": frozenset({"topic", "protocol", "endpoint", "region"}),
-    "aws:cloudwatch/metricAlarm:MetricAlarm": frozenset({"name", "region"}),
-}
-
-KEY_TYPE = "aws:iam/accessKey:AccessKey"
+from ses_mail.resource_types import (ACCESS_KEY, CLOUDFLARE_RECORD, IDENTITY, MAIL_FROM, RECORD, TYPES, USER, USER_POLICY,
+                                     describe)
 
 #: Pseudo-property under which a changed `replacement_trigger` resource option is reported.
 TRIGGER = "(replacement trigger)"
@@ -89,43 +38,6 @@ ROSTER_COMPONENTS: dict[str, str] = {"ses-mail:index:SesMail": "roster"}
 #: Type-token prefixes of resources that exist only in Pulumi (components, the stack).
 LOCAL_PACKAGES = ("ses-mail:", "pulumi:")
 
-#: What deleting or replacing a resource of these types does to the people who send mail.
-CONSEQUENCES: dict[tuple[str, str], str] = {
-    ("aws:iam/accessKey:AccessKey", "replace"):
-        "new SMTP username and password; the old ones stop working",
-    ("aws:iam/accessKey:AccessKey", "delete"): "SMTP credential revoked",
-    ("aws:iam/user:User", "delete"): "IAM user deleted with all its keys",
-    ("aws:iam/user:User", "replace"): "IAM user recreated; its keys are deleted",
-    ("aws:iam/userPolicy:UserPolicy", "delete"): "sending permission removed",
-    ("aws:iam/userPolicy:UserPolicy", "replace"): "sending permission briefly removed",
-    ("aws:sesv2/emailIdentity:EmailIdentity", "delete"):
-        "SES identity deleted: nobody can send from this domain any more",
-    ("aws:sesv2/emailIdentity:EmailIdentity", "replace"):
-        "SES identity recreated: new DKIM tokens, sending stops until it is verified again",
-    ("aws:sesv2/emailIdentityMailFromAttributes:EmailIdentityMailFromAttributes", "delete"):
-        "custom MAIL FROM removed: SPF aligns with amazonses.com, not the domain",
-    ("aws:route53/record:Record", "delete"): "DNS record removed",
-    ("aws:route53/record:Record", "replace"): "DNS record moved (old name removed)",
-    ("cloudflare:index/dnsRecord:DnsRecord", "delete"): "Cloudflare DNS record removed",
-    ("cloudflare:index/dnsRecord:DnsRecord", "replace"):
-        "Cloudflare DNS record replaced, the old one deleted first: the name is briefly without the record",
-    ("aws:secretsmanager/secret:Secret", "delete"): "Secrets Manager secret holding the credential deleted",
-    ("aws:secretsmanager/secret:Secret", "replace"): "Secrets Manager secret recreated under a new ARN",
-    ("aws:secretsmanager/secretPolicy:SecretPolicy", "delete"): "read access to the credential secret removed",
-    ("aws:secretsmanager/secretVersion:SecretVersion", "delete"): "credential value removed from Secrets Manager",
-    ("aws:secretsmanager/secretVersion:SecretVersion", "replace"): "new credential value in Secrets Manager",
-    ("aws:sesv2/configurationSet:ConfigurationSet", "delete"):
-        "configuration set deleted: identities lose their default set, no more feedback events",
-    ("aws:sesv2/configurationSet:ConfigurationSet", "replace"):
-        "configuration set recreated: its reputation metrics start again",
-    ("aws:sesv2/configurationSetEventDestination:ConfigurationSetEventDestination", "delete"):
-        "bounce/complaint events no longer published there",
-    ("aws:sns/topic:Topic", "delete"): "feedback topic deleted with its subscriptions: nobody hears of bounces",
-    ("aws:sns/topic:Topic", "replace"): "feedback topic recreated: email subscribers must confirm again",
-    ("aws:sns/topicSubscription:TopicSubscription", "delete"): "subscriber no longer notified of bounces and alarms",
-    ("aws:cloudwatch/metricAlarm:MetricAlarm", "delete"): "reputation alarm removed",
-}
-
 #: Input names (lowercased, without `_`/`-`) that hold secrets even when the program forgot to
 #: mark them: `secret`, and names ending in these (`smtpPassword`, `secretString`, ...), but not
 #: references to secrets such as `secretArn` or `secretId`.
@@ -137,7 +49,6 @@ _SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 CREATE, DELETE, UPDATE, REPLACE = "create", "delete", "update", "replace"
 #: What a delete of a `retain_on_delete` resource does (adopted domains): nothing in AWS.
 RELEASED = "released, not deleted: it leaves the stack and stays in AWS as it is (retain_on_delete)"
-OPS = (CREATE, UPDATE, REPLACE, DELETE)
 
 
 # --- data -------------------------------------------------------------------------------
@@ -269,16 +180,18 @@ class Change:
     def consequence(self) -> str:
         if self.released:
             return RELEASED
-        return CONSEQUENCES.get((self.type, self.op), f"{self.short_type} {'deleted' if self.op == DELETE else 'replaced'}")
+        described = describe(self.type)
+        if described is not None:
+            return described.consequence(self.op)
+        return f"{self.short_type} {'deleted' if self.op == DELETE else 'replaced'}"
 
     @property
     def attention(self) -> str:
         """What a non-destructive change still stops (a suspended credential), else ""."""
-        if self.type == "aws:iam/accessKey:AccessKey" and self.op == UPDATE:
-            status = next((p for p in self.properties if p.top == "status"), None)
-            if status is not None and status.after == "Inactive":
-                return "access key set Inactive: SMTP logins with it fail until the person is active again"
-        return ""
+        described = describe(self.type)
+        if described is None or described.attention is None or self.op != UPDATE or self.after is None:
+            return ""
+        return described.attention({p.top: self.after.inputs.get(p.top) for p in self.properties})
 
     @property
     def replace_reasons(self) -> list[str]:
@@ -286,7 +199,7 @@ class Change:
 
     @property
     def replacement_rules_known(self) -> bool:
-        return self.type in REPLACE_ON or not self.custom
+        return self.type in TYPES or not self.custom
 
 
 @dataclass
@@ -402,7 +315,8 @@ def property_changes(resource_type: str, before: Mapping[str, Any], after: Mappi
     `replace_on_changes` and `ignore_changes` are the resource's options of those names
     (top-level property names, `*` for all).
     """
-    forcing = set(REPLACE_ON.get(resource_type, frozenset())) | {p.split(".")[0].split("[")[0] for p in replace_on_changes}
+    described = describe(resource_type)
+    forcing = set(described.replace_on if described else ()) | {p.split(".")[0].split("[")[0] for p in replace_on_changes}
     ignored = {p.split(".")[0].split("[")[0] for p in ignore_changes}
     out: list[PropertyChange] = []
     for top in sorted(set(before) | set(after)):
@@ -479,9 +393,9 @@ _STACK_QUALIFIER = "pulumi:pulumi:Stack$"
 
 
 def engine_urn(urn: str) -> str:
-    """A URN as the engine writes it. The SDK's mock monitor (before ses-mail 0.3.0's
-    RecordingMonitor) qualified the types of resources at the stack root with the stack's type;
-    the engine never does."""
+    """A URN as the engine writes it. The SDK's own mock monitor qualifies the types of resources
+    at the stack root with the stack's type, and URNs recorded by it may still be compared; the
+    engine never qualifies them."""
     parts = _urn_parts(urn)
     if not parts[2].startswith(_STACK_QUALIFIER):
         return urn
@@ -600,7 +514,7 @@ def key_generations(resources_: Sequence[Resource]) -> dict[Group, set[int]]:
     by_urn = {r.key: r for r in resources_}
     out: dict[Group, set[int]] = {}
     for r in resources_:
-        if r.type == KEY_TYPE and isinstance(r.replacement_trigger, int):
+        if r.type == ACCESS_KEY and isinstance(r.replacement_trigger, int):
             out.setdefault(group_of(r, by_urn), set()).add(r.replacement_trigger)
     return out
 
@@ -634,12 +548,10 @@ def diff_stack(base: Sequence[Resource], head: Sequence[Resource],
                      key_rotations(base, head))
 
 
+#: Reading order within a group: components, then what a domain or person is made of.
 _TYPE_ORDER = [
     "ses-mail:index:SesMail", "ses-mail:index:SendingDomain", "ses-mail:index:SmtpSender",
-    "aws:sesv2/emailIdentity:EmailIdentity",
-    "aws:sesv2/emailIdentityMailFromAttributes:EmailIdentityMailFromAttributes",
-    "aws:route53/record:Record", "cloudflare:index/dnsRecord:DnsRecord", "aws:iam/user:User",
-    "aws:iam/userPolicy:UserPolicy", "aws:iam/accessKey:AccessKey",
+    IDENTITY, MAIL_FROM, RECORD, CLOUDFLARE_RECORD, USER, USER_POLICY, ACCESS_KEY,
 ]
 
 

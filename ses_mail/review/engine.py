@@ -27,7 +27,7 @@ import ses_mail.program as program_module
 from ses_mail.project import NAMESPACE, Project, find_project
 from ses_mail.review.changes import AliasSpec
 from ses_mail.review.emulation import AwsMocks, Registration
-from ses_mail.stack_config import parse_list
+from ses_mail.stack_settings import parse_list
 
 
 

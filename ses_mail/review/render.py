@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from ses_mail.review.changes import ABSENT, CREATE, DELETE, REPLACE, TRIGGER, UPDATE, Change, Group, PropertyChange, Secret, StackDiff
+from ses_mail.resource_types import CLOUDFLARE_RECORD, RECORD
 
 #: Hidden first line of the Markdown output: the PR workflow finds its own comment by it.
 MARKER = "<!-- ses-mail:offline-plan-diff -->"
@@ -80,7 +81,7 @@ def _pretty(document: Any) -> list[str]:
 
 
 #: Resource types shown as one DNS record line.
-DNS_RECORD_TYPES = ("aws:route53/record:Record", "cloudflare:index/dnsRecord:DnsRecord")
+DNS_RECORD_TYPES = (RECORD, CLOUDFLARE_RECORD)
 
 
 def record_line(inputs: dict[str, Any]) -> str:
@@ -309,7 +310,7 @@ def render_markdown(reports: list[Report], limit: int = MARKDOWN_LIMIT) -> str:
             "shown._", ""]
     body: list[str] = []
     for report in reports:
-        body += _markdown_report(report, many_groups=len(reports) > 1)
+        body += _markdown_report(report)
     text = "\n".join(head + body).rstrip() + "\n"
     if len(text) > limit:
         cut = text[:limit].rsplit("\n", 1)[0]
@@ -321,7 +322,7 @@ def render_markdown(reports: list[Report], limit: int = MARKDOWN_LIMIT) -> str:
     return text
 
 
-def _markdown_report(report: Report, many_groups: bool) -> list[str]:
+def _markdown_report(report: Report) -> list[str]:
     out = [f"### Stack `{report.stack}`", "", f"base `{report.base}` → head `{report.head}`", ""]
     if report.removed:
         return out + ["> [!WARNING]", f"> **Stack file deleted**: {REMOVED_STACK}.", ""]
@@ -348,7 +349,7 @@ def _markdown_report(report: Report, many_groups: bool) -> list[str]:
         out += [f"> - {_md_inline(line)}" for line in rotation_lines(diff)]
         out.append("")
     for type_ in diff.unknown_types:
-        out += [f"> [!NOTE]", f"> No replacement rules for `{type_}`: `pulumi preview` decides whether its "
+        out += ["> [!NOTE]", f"> No replacement rules for `{type_}`: `pulumi preview` decides whether its "
                 "updates replace it.", ""]
     groups = diff.groups()
     collapse = len(groups) > 10

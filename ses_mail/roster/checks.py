@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from ses_mail.modes.delivery import delivery_mode, modes_where
+from ses_mail.modes.dns import dns_provider, providers_where
 from ses_mail.roster.errors import NO_VALUE, Problem
 from ses_mail.roster.identifiers import domain_of, is_within
 from ses_mail.roster.model import Defaults, Domain, Person, Roster
@@ -50,14 +52,16 @@ def cross_check(parts: Parts, file: str, line_of: LineOf) -> list[Problem]:
             other = first_domain[domain.name]
             problem(("domains", i, "name"), domain.name, f"is listed twice (also domains[{other}], line {line_of(('domains', other))})")
         first_domain.setdefault(domain.name, i)
-        if domain.dns == "external" and domain.zone is not None:
-            problem(("domains", i, "zone"), domain.zone, "is only used with dns route53 or cloudflare, but dns is "
-                    "external: remove `zone`, or set `dns: route53` or `dns: cloudflare`")
+        if not dns_provider(domain.dns).uses_zone and domain.zone is not None:
+            zoned = providers_where("uses_zone")
+            problem(("domains", i, "zone"), domain.zone, f"is only used with dns {' or '.join(zoned)}, but dns is "
+                    f"{domain.dns}: remove `zone`, or set `dns: {zoned[0]}`")
         elif not is_within(domain.name, domain.hosted_zone):
             problem(("domains", i, "zone"), domain.zone, f"does not contain the domain {domain.name!r}")
-        if domain.zone_id is not None and domain.dns != "cloudflare":
-            problem(("domains", i, "zone_id"), domain.zone_id, f"is only used with dns cloudflare, but dns is "
-                    f"{domain.dns}: remove `zone_id`, or set `dns: cloudflare`")
+        if domain.zone_id is not None and not dns_provider(domain.dns).zone_by_id:
+            by_id = providers_where("zone_by_id")
+            problem(("domains", i, "zone_id"), domain.zone_id, f"is only used with dns {' or '.join(by_id)}, but dns "
+                    f"is {domain.dns}: remove `zone_id`, or set `dns: {by_id[0]}`")
         # The MAIL FROM domain's length, with every other DNS name: ses_mail.roster.limit_checks.
 
     first_person: dict[str, int] = {}
@@ -107,17 +111,19 @@ def _check_person(defaults: Defaults, i: int, person: Person, problem: Any) -> N
 
     delivery = person.delivery or defaults.delivery
     delivery_path = (*at, "delivery") if person.delivery else ("defaults", "delivery")
-    if delivery == "pgp" and not person.pgp_key:
-        problem((*at, "pgp_key"), NO_VALUE, f"is required with delivery pgp (from {field_name(delivery_path)})")
-    if person.pgp_key and delivery != "pgp":
-        problem((*at, "pgp_key"), NO_VALUE, f"is only used with delivery pgp, but delivery is {delivery}: "
-                "set `delivery: pgp` or remove the key")
-    if person.secret_readers is not None and delivery != "secrets_manager":
+    mode = delivery_mode(delivery)
+    with_key, with_secret = modes_where("uses_pgp_key"), modes_where("uses_secret")
+    if mode.uses_pgp_key and not person.pgp_key:
+        problem((*at, "pgp_key"), NO_VALUE, f"is required with delivery {delivery} (from {field_name(delivery_path)})")
+    if person.pgp_key and not mode.uses_pgp_key:
+        problem((*at, "pgp_key"), NO_VALUE, f"is only used with delivery {' or '.join(with_key)}, but delivery is "
+                f"{delivery}: set `delivery: {with_key[0]}` or remove the key")
+    if person.secret_readers is not None and not mode.uses_secret:
         problem((*at, "secret_readers"), list(person.secret_readers),
-                f"is only used with delivery secrets_manager, but delivery is {delivery}")
-    if delivery == "secrets_manager" and not (person.secret_readers or defaults.secret_readers):
+                f"is only used with delivery {' or '.join(with_secret)}, but delivery is {delivery}")
+    if mode.uses_secret and not (person.secret_readers or defaults.secret_readers):
         problem((*at, "secret_readers"), NO_VALUE,
-                "is required with delivery secrets_manager (here or as defaults.secret_readers): "
+                f"is required with delivery {delivery} (here or as defaults.secret_readers): "
                 "the secret is readable only by the roles or users listed")
 
 

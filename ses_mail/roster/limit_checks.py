@@ -30,9 +30,11 @@ from typing import Any, Callable
 from ses_mail.roster.errors import NO_VALUE, Problem
 from ses_mail.roster.model import Person, Roster
 from ses_mail.roster.paths import Path_, field_name
+from ses_mail.modes.delivery import delivery_mode
+from ses_mail.modes.dns import dns_provider
+from ses_mail.modes.existing import existing_mode
 from ses_mail.roster.settings import Settings
 from ses_mail.specs import limits as L
-from ses_mail.specs.cloudflare import cloudflare_records, record_problems
 from ses_mail.specs.dns_records import DKIM_TOKEN_LENGTH, dkim_records, dmarc_record, static_records, txt_strings
 from ses_mail.specs.iam_policy import default_secret_admins, secret_read_policy, send_as_policy
 from ses_mail.specs.naming import (SEND_POLICY_NAME, iam_user_name, secret_description, secret_name, secret_tags,
@@ -143,11 +145,11 @@ def _check_counts(roster: Roster, at: Any, warnings: list[Problem]) -> None:
 
     count(("people",), L.IAM_USERS_PER_ACCOUNT, len(roster.people), "need one IAM user each")
     # `existing: reference` domains get no identity here, `dns: external` ones no Route 53 records.
-    owned = [d for d in roster.domains if d.existing != "reference"]
+    owned = [d for d in roster.domains if existing_mode(d.existing).manages]
     count(("domains",), L.SES_IDENTITIES_PER_REGION, len(owned), "need one SES identity each")
     zones: dict[str, list[int]] = {}
     for i, domain in enumerate(roster.domains):
-        if domain.existing != "reference" and domain.dns == "route53":
+        if existing_mode(domain.existing).manages and dns_provider(domain.dns).uses_zone:
             zones.setdefault(domain.hosted_zone, []).append(i)
     for zone, indices in zones.items():
         records = _RECORDS_PER_ZONE + sum(
@@ -179,15 +181,14 @@ def _check_domain(i: int, domain: Any, at: Any) -> None:
         at(("domains", i, "name"), domain.name, message)
     for message in _name_problems(domain.mail_from_domain, f"of its MAIL FROM domain ({domain.mail_from_domain})"):
         at(("domains", i, "mail_from"), domain.mail_from, message)
-    if domain.dns == "cloudflare":
-        _check_cloudflare(i, domain, at)
+    # A provider with limits of its own (Cloudflare's) measures every record, DMARC's too.
+    own_limits = _check_provider_limits(i, domain, at)
     record = dmarc_record(domain)
     if record is None:
         return
     for message in _name_problems(record.name, "of its DMARC record (_dmarc.<domain>)"):
         at(("domains", i, "name"), domain.name, message)
-    # A Cloudflare domain's DMARC record is measured by Cloudflare's limits (_check_cloudflare).
-    for problem in ([] if domain.dns == "cloudflare" else L.check_txt(txt_strings(record))):
+    for problem in ([] if own_limits else L.check_txt(txt_strings(record))):
         reports = f"{len(domain.dmarc.rua)} rua and {len(domain.dmarc.ruf)} ruf addresses"
         at(("domains", i, "dmarc"), NO_VALUE, f"make a DMARC TXT record whose {problem}; it lists {reports}: "
                                               "list fewer report addresses")
@@ -195,21 +196,26 @@ def _check_domain(i: int, domain: Any, at: Any) -> None:
 
 #: The roster field a record's content comes from, by purpose (its name comes from `name`,
 #: or `mail_from` for the MAIL FROM records; its TTL from `ttl`).
-_CLOUDFLARE_CONTENT = {"dmarc": "dmarc", "mail-from-spf": "mail_from", "mail-from-mx": "mail_from"}
+_CONTENT_FIELD = {"dmarc": "dmarc", "mail-from-spf": "mail_from", "mail-from-mx": "mail_from"}
 
 
-def _check_cloudflare(i: int, domain: Any, at: Any) -> None:
-    """Every record the domain puts in its Cloudflare zone, against Cloudflare's limits (DKIM
+def _check_provider_limits(i: int, domain: Any, at: Any) -> bool:
+    """Every record the domain puts at its DNS provider, against that provider's own limits (DKIM
     names measured with 32-character tokens, the feedback host with a 15-character region).
-    Report authorisations for other domains are a short TXT `v=DMARC1` each."""
+    Report authorisations for other domains are a short TXT `v=DMARC1` each. False when the
+    provider has no limits of its own."""
+    provider = dns_provider(domain.dns)
     token = "t" * DKIM_TOKEN_LENGTH
     specs = [*dkim_records(domain, [token] * 3, "x" * 15), *static_records(domain, "x" * 15)]
-    for spec, record in zip(specs, cloudflare_records(specs)):
-        for what, message in record_problems(record):
-            field = {"ttl": "ttl", "content": _CLOUDFLARE_CONTENT.get(spec.purpose, "name"),
-                     "name": "mail_from" if spec.purpose.startswith("mail-from") else "name"}[what]
-            at(("domains", i, field), NO_VALUE,
-               f"makes its Cloudflare {spec.type} record {spec.name} ({spec.purpose}), whose {message}")
+    problems = provider.record_problems(specs)
+    if problems is None:
+        return False
+    for spec, what, message in problems:
+        field = {"ttl": "ttl", "content": _CONTENT_FIELD.get(spec.purpose, "name"),
+                 "name": "mail_from" if spec.purpose.startswith("mail-from") else "name"}[what]
+        at(("domains", i, field), NO_VALUE,
+           f"makes its {provider.host} {spec.type} record {spec.name} ({spec.purpose}), whose {message}")
+    return True
 
 
 # --- one person's IAM user, policy, keys and secret ------------------------------------------
@@ -247,8 +253,8 @@ def _check_person(roster: Roster, i: int, person: Person, deployment: Deployment
 
     _check_send_policy(i, person, settings, deployment, at, warnings,
                        with_set=roster.deliverability.configuration_set)
-    if settings.delivery == "secrets_manager" and settings.secret_readers:
-        _check_secret(i, person, settings, deployment, at, warnings)
+    if delivery_mode(settings.delivery).uses_secret and settings.secret_readers:
+        _check_secret(i, person, settings, deployment, at)
 
 
 def _check_send_policy(i: int, person: Person, settings: Settings, deployment: Deployment, at: Any,
@@ -285,8 +291,7 @@ def _check_send_policy(i: int, person: Person, settings: Settings, deployment: D
                            f"`ses-mail validate --region <region>`){detail}", warnings)
 
 
-def _check_secret(i: int, person: Person, settings: Settings, deployment: Deployment, at: Any,
-                  warnings: list[Problem]) -> None:
+def _check_secret(i: int, person: Person, settings: Settings, deployment: Deployment, at: Any) -> None:
     address, where = person.email, ("people", i)
     readers = f"{len(settings.secret_readers):,} secret_readers ({_source(person, 'secret_readers')})"
 

@@ -74,11 +74,23 @@ def parse_roster_checked(text: str, file: str = "<roster>", deployment: Deployme
         # The service limits: they measure the documents the program will send.
         limits = check_limits(roster, file, lines.line, deployment)
         problems += limits.errors
+        problems += _report_problems(roster, file, lines.line)
         warnings = list(limits.warnings)
     if problems:
         raise RosterError(sorted(problems, key=lambda p: (p.line or 0, p.field)))
     assert roster is not None
     return Loaded(roster, tuple(warnings))
+
+
+def _report_problems(roster: Roster, file: str, line_of: Any) -> list[Problem]:
+    """The `reports.address` against the roster's domains (ses_mail.specs.report_receiving)."""
+    if roster.reports is None:
+        return []
+    from ses_mail.specs.report_receiving import address_problems
+
+    at = ("reports", "address")
+    return [Problem(file, line_of(at), field_name(at), roster.reports.address, message)
+            for message in address_problems(roster.reports.address, roster.domains)]
 
 
 def _field_problems(err: ValidationError, data: Any, file: str, line_of: Any) -> list[Problem]:

@@ -6,7 +6,8 @@ rules that span fields live in `ses_mail.roster.checks`, reading YAML in `ses_ma
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -19,20 +20,22 @@ from ses_mail.roster.restrictions import (
     normalize_recipient_pattern,
 )
 from ses_mail.roster.identifiers import domain_of, is_dns_label, normalize_address, normalize_domain
+from ses_mail.modes.delivery import delivery_mode, delivery_modes
+from ses_mail.modes.dns import dns_providers
+from ses_mail.modes.existing import existing_mode, roster_values as existing_roster_values
 from ses_mail.specs.key_slots import MAX_KEYS_PER_USER
 from ses_mail.specs.limits import SES_VERIFICATION_WINDOW
 
-if TYPE_CHECKING:
-    from ses_mail.roster.settings import Settings
 
 DmarcPolicy = Literal["none", "quarantine", "reject"]
 Alignment = Literal["relaxed", "strict"]
 Status = Literal["active", "suspended"]
-Delivery = Literal["output", "pgp", "secrets_manager"]
-DnsHost = Literal["route53", "external", "cloudflare"]
+# The modes are registered in ses_mail.modes (one class each); the roster accepts their names.
+Delivery = Literal[delivery_modes()]  # type: ignore[valid-type]
+DnsHost = Literal[dns_providers()]  # type: ignore[valid-type]
 TlsPolicy = Literal["optional", "require"]
 MxFailure = Literal["use_default", "reject"]
-Existing = Literal["adopt", "reference"]
+Existing = Literal[existing_roster_values()]  # type: ignore[valid-type]
 #: `any`: no restriction (and, on a person, no stack default either).
 ANY = "any"
 
@@ -170,6 +173,11 @@ class Domain(_Model):
         if not is_dns_label(label):
             raise ValueError("is not a DNS label (1-63 letters, digits or inner hyphens, no dots)")
         return label
+
+    @property
+    def managed(self) -> bool:
+        """This stack creates (or takes over) the domain's identity and records (ses_mail.modes.existing)."""
+        return existing_mode(self.existing).manages
 
     @property
     def hosted_zone(self) -> str:
@@ -322,6 +330,40 @@ class Person(_Restricted):
         return domain_of(self.email)
 
 
+class Reports(_Model):
+    """`reports:` receives the domains' DMARC aggregate reports in this stack (docs/dmarc.md)."""
+
+    address: str = Field(min_length=1, description="The mailbox the reports are sent to, at a dedicated subdomain of a roster domain (e.g. dmarc@reports.example.com): the stack points that subdomain's MX at SES receiving. Never a roster domain itself or a MAIL FROM subdomain. Required.")
+    retention_days: int = Field(365, ge=1, le=3650, description="Days a report is kept in the bucket before S3 deletes it. Default: 365.")
+    bucket: str | None = Field(None, description="Name of the S3 bucket the reports are stored in. Default: ses-mail-dmarc-<account>-<region>-<stack>.")
+    kms_key: str | None = Field(None, description="ARN of a KMS key for the bucket's default encryption (SSE-KMS); its key policy must let ses.amazonaws.com use it (docs/dmarc.md). Default: none (SSE-S3).")
+    join: str | None = Field(None, description="Name of the region's active receipt rule set, made elsewhere, to add the report rule to. Default: none (the stack creates and activates its own set, and refuses to replace another active one).")
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        return normalize_address(value)
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, value: str | None) -> str | None:
+        from ses_mail.specs.report_receiving import normalize_bucket
+        return None if value is None else normalize_bucket(value)
+
+    @field_validator("kms_key")
+    @classmethod
+    def _kms_key(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+", value):
+            raise ValueError("is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)")
+        return value
+
+    @field_validator("join")
+    @classmethod
+    def _join(cls, value: str | None) -> str | None:
+        from ses_mail.specs.report_receiving import check_ses_name
+        return None if value is None else check_ses_name(value)
+
+
 class Roster(_Model):
     """One stack's roster: its sending domains and the people who may send."""
 
@@ -329,12 +371,55 @@ class Roster(_Model):
     people: tuple[Person, ...] = Field((), description="People allowed to send. Default: none.")
     defaults: Defaults = Field(default_factory=Defaults, description="Stack-wide defaults for display_name, allowed_ips, recipients, delivery and secret_readers. Default: no restrictions, delivery output.")
     deliverability: Deliverability = Field(default_factory=Deliverability, description="Configuration set, feedback topic subscribers, account suppression list and verification waiting. Default: a configuration set with TLS optional, no subscribers, suppression list untouched, no waiting.")
+    reports: Reports | None = Field(None, description="Receive the domains' DMARC aggregate reports in an S3 bucket of this stack; every domain's rua then includes the address. Default: none (no receiving).")
 
     def domain(self, name: str) -> Domain:
         return next(d for d in self.domains if d.name == name)
 
     def settings(self, person: Person) -> Settings:
         """`person`'s effective settings (a roster that passed validation resolves fully)."""
-        from ses_mail.roster.settings import resolve
-
         return resolve(person, self.defaults)
+
+
+# One person's effective settings: their own values, else the stack defaults, resolved.
+@dataclass(frozen=True)
+class Settings:
+    """One person's effective settings: their own values, else the stack defaults, resolved."""
+
+    status: Status
+    key: int
+    previous_key: int | None
+    display_name: str | None
+    allowed_ips: tuple[str, ...]
+    recipients: tuple[str, ...]
+    delivery: Delivery
+    pgp_key: str | None
+    secret_readers: tuple[str, ...]
+
+    @property
+    def suspended(self) -> bool:
+        return self.status == "suspended"
+
+
+
+def resolve(person: Person, defaults: Defaults | None = None) -> Settings:
+    """A person's own settings, else the stack defaults, with `any` and `true` spelled out."""
+    d = defaults or Defaults()
+    display = person.display_name if person.display_name is not None else d.display_name
+    if display is True:
+        display = person.name
+    ips = person.allowed_ips if person.allowed_ips is not None else d.allowed_ips
+    recipients = person.recipients if person.recipients is not None else d.recipients
+    readers = person.secret_readers if person.secret_readers is not None else d.secret_readers
+    delivery = person.delivery or d.delivery
+    return Settings(
+        status=person.status,
+        key=person.key,
+        previous_key=person.previous_key,
+        display_name=display or None,
+        allowed_ips=() if ips == ANY else tuple(ips),
+        recipients=() if recipients == ANY else tuple(recipients),
+        delivery=delivery,
+        pgp_key=person.pgp_key,
+        secret_readers=tuple(readers) if delivery_mode(delivery).uses_secret else (),
+    )

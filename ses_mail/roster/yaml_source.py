@@ -34,11 +34,8 @@ from yaml.events import (
 )
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-#: Bytes of UTF-8. A 5,000-person roster is 0.34 MB written as the benchmark does (README,
-#: "Benchmark") and 1.4 MB with every optional field of every person; `delivery: pgp` adds a
-#: base64 key of 0.5 KB (ed25519) to 3 KB (RSA 4096) per person. 8 MiB keeps the full roster
-#: with an RSA key for a third of the people; what makes parsing expensive is bounded by
-#: MAX_NODES, so the bytes themselves (comments, long scalars) cost libyaml well under a second.
+#: Bytes of UTF-8: room for a 5,000-person roster with every optional field and a PGP key for a
+#: good share of the people. Parsing cost is bounded by MAX_NODES, not by the bytes.
 MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
 
 #: Levels of nested mappings and sequences, counted after alias expansion. A roster needs 5 (the
@@ -48,14 +45,13 @@ MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 32
 
 #: Nodes (mappings, sequences, keys and scalar values) after alias expansion: the work that
-#: validating the data does, whatever the text. A 5,000-person roster is 25,000 nodes written as
-#: the benchmark does (email and name) and 117,000 with every optional field of every person
-#: (benchmarks/yaml_loader.py); 200,000 keeps that with 70% headroom, and the text that
-#: reaches the bound is read and refused in about 0.6 s.
+#: validating the data does, whatever the text. Room for a 5,000-person roster with every
+#: optional field (benchmarks/yaml_loader.py measures it), while a text at the bound is still
+#: refused quickly.
 MAX_NODES = 200_000
 
 #: Up to this size, text libyaml rejects is parsed again by PyYAML's pure-Python parser for its
-#: messages (about 0.7 MB/s: 0.4 s here); above it, libyaml's own message (with its line) is given.
+#: messages, which is slow; above it, libyaml's own message (with its line) is given.
 PURE_PYTHON_BYTES = 256 * 1024
 
 Path = tuple[Any, ...]
@@ -106,7 +102,7 @@ def read_document(text: str) -> Document | None:
     """The document in `text`, or None if there is none (empty, or only comments)."""
     _check_size(text)
     # Nodes are made by the hundred thousand and all kept: the cyclic garbage collector would
-    # scan them again and again (about half the time of a 5,000-person roster) to find nothing.
+    # scan them again and again to find nothing.
     enabled = gc.isenabled()
     gc.disable()
     try:

@@ -1,6 +1,6 @@
 """The program's DNS records as Cloudflare `DnsRecord` inputs, and Cloudflare's limits on them.
 
-Pure: no Pulumi, no Cloudflare client. `ses_mail.components.cloudflare_dns` turns these into
+Pure: no Pulumi, no Cloudflare client. `ses_mail.modes.cloudflare` turns these into
 `cloudflare.DnsRecord` resources; `ses_mail.adoption` compares what a zone holds with them.
 
 What Cloudflare stores and returns, and so what is written here (a value in any other form is

@@ -21,7 +21,7 @@ from typing import Any, Iterable, Sequence
 from ses_mail.specs.dns_records import DnsRecord
 from ses_mail.specs.iam_policy import POLICY_VERSION
 from ses_mail.specs.limits import (CLOUDWATCH_ALARM_NAME, SES_CONFIGURATION_SET_NAME, SES_CONFIGURATION_SET_NAME_RE,
-                                   SES_VERIFICATION_WINDOW, SNS_TOPIC_NAME, SNS_TOPIC_NAME_RE)
+                                   SNS_TOPIC_NAME, SNS_TOPIC_NAME_RE)
 
 # --- the configuration set --------------------------------------------------------------------
 
@@ -220,8 +220,6 @@ SUPPRESSION_REASONS = ("BOUNCE", "COMPLAINT")
 
 #: With `wait_for_verification: true`: the provider's own default for its waiter.
 DEFAULT_VERIFICATION_MINUTES = 45
-#: SES stops looking for the records after 72 hours: a longer wait could never succeed.
-MAX_VERIFICATION_MINUTES = SES_VERIFICATION_WINDOW.maximum
 
 MX_FAILURE = {"use_default": "USE_DEFAULT_VALUE", "reject": "REJECT_MESSAGE"}
 
@@ -284,7 +282,7 @@ def report_authorizations(domains: Iterable[Any]) -> list[ReportAuthorization]:
     """
     domains = list(domains)
     # `existing: reference` domains are managed elsewhere: this stack publishes nothing for them.
-    managed = {d.name for d in domains if getattr(d, "existing", None) != "reference"}
+    managed = {d.name for d in domains if getattr(d, "managed", True)}
     found: dict[tuple[str, str], ReportAuthorization] = {}
     for d in domains:
         if not d.dmarc.enabled or d.name not in managed:

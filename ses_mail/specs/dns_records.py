@@ -6,12 +6,36 @@ provider adds); names are fully qualified without the trailing dot.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import Optional, Protocol, Sequence
 
 from ses_mail.specs.limits import TXT_STRING, dmarc_uri
 
-if TYPE_CHECKING:  # the roster imports this module (its limit checks): no import back at run time
-    from ses_mail.roster.model import Dmarc, Domain
+
+
+class Dmarc(Protocol):
+    """What the records read of a domain's DMARC settings (ses_mail.roster.model.Dmarc has it):
+    the roster depends on the specs, never the other way."""
+
+    @property
+    def enabled(self) -> bool: ...
+    policy: str
+    subdomain_policy: Optional[str]
+    nonexistent_subdomain_policy: Optional[str]
+    rua: Sequence[str]
+    ruf: Sequence[str]
+    dkim_alignment: str
+    spf_alignment: str
+
+
+class Domain(Protocol):
+    """What the records read of a roster domain (ses_mail.roster.model.Domain has it)."""
+
+    name: str
+    ttl: int
+    dmarc: Dmarc
+
+    @property
+    def mail_from_domain(self) -> str: ...
 
 SPF_FOR_SES = "v=spf1 include:amazonses.com ~all"
 DKIM_TOKEN_COUNT = 3  # SES Easy DKIM always publishes three selectors
