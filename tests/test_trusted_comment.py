@@ -1,4 +1,4 @@
-"""The trusted pull request comment (ses_mail/review/trusted_comment.py), run exactly as the
+"""The trusted pull request comment (ses_mail/cli/trusted_comment.py), run exactly as the
 privileged job of .github/workflows/pull-request-comment.yml runs it, in scratch git repositories:
 
 - `origin` holds the project (a copy of this package's code, its own stack file and roster);
@@ -142,7 +142,7 @@ def test_the_pull_request_must_still_be_at_the_events_head(forged_pr, tmp_path):
 
 
 def test_unknown_fields_and_escaping_roster_paths_are_reported(tmp_path):
-    from ses_mail.review import trusted_comment
+    from ses_mail.cli import trusted_comment
 
     origin = tmp_path / "repo"
     origin.mkdir()

@@ -296,7 +296,7 @@ def test_the_comment_workflow_runs_only_default_branch_code_and_reads_the_pr_as_
     # runs exactly this step against a forged renderer); nothing else from the repository runs.
     shell = runs(job)
     assert "make venv" in shell
-    assert "venv/bin/python -m ses_mail.review.trusted_comment --fetch origin \"refs/pull/$PR_NUMBER/head\"" in shell
+    assert "venv/bin/python -m ses_mail.cli.trusted_comment --fetch origin \"refs/pull/$PR_NUMBER/head\"" in shell
     # Every event value reaches the shell through env, never a `${{ }}` in a script.
     for step in steps(job):
         assert "${{" not in step.get("run", "") and "${{" not in step.get("with", {}).get("script", "")

@@ -166,10 +166,11 @@ def _credentials(args, chosen, stdin, factory) -> dict[str, tuple[Any, Optional[
         for person in chosen:
             out[person.address] = prove.credential_from_output(person, creds)
         return out
+    from ses_mail.modes.delivery import delivery_mode
     from ses_mail.specs.naming import secret_name
 
     for person in chosen:
-        if person.delivery != "secrets_manager":
+        if not delivery_mode(person.delivery).uses_secret:
             out[person.address] = (None, f"delivery {person.delivery}: not in Secrets Manager (give --credentials)")
         elif person.suspended:
             out[person.address] = (None, "suspended: the access key is Inactive by design")

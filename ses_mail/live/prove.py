@@ -37,6 +37,8 @@ from email.utils import format_datetime, make_msgid
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Optional, Sequence
 
+from ses_mail.modes.delivery import delivery_mode
+
 SIMULATOR = "simulator.amazonses.com"
 SUCCESS = f"success@{SIMULATOR}"
 BOUNCE = f"bounce@{SIMULATOR}"
@@ -250,15 +252,19 @@ def credential_from_output(person: PersonView, creds: dict[str, dict[str, Any]]
     if entry is None:
         raise CredentialsError(f"{person.address} has no entry in the credentials (people there: "
                                f"{', '.join(sorted(creds)) or 'nobody'})")
-    delivery = entry.get("delivery", "output")
+    delivery = entry.get("delivery")
     if entry.get("status") == "suspended":
         return None, "suspended: the access key is Inactive by design"
-    if delivery == "pgp":
-        return None, "delivery pgp: only the person can decrypt their password"
-    if delivery == "secrets_manager":
-        return None, "delivery secrets_manager: the password is in Secrets Manager (give --from-secrets)"
-    if delivery != "output" or not entry.get("password") or not entry.get("username"):
-        return None, f"delivery {delivery}: no password in the stack output"
+    try:
+        mode = delivery_mode(delivery)
+    except KeyError:
+        return None, f"delivery {delivery}: not known to this version of ses-mail"
+    if mode.uses_pgp_key:
+        return None, f"delivery {mode.name}: only the person can decrypt their password"
+    if mode.uses_secret:
+        return None, f"delivery {mode.name}: the password is in Secrets Manager (give --from-secrets)"
+    if not entry.get("password") or not entry.get("username"):
+        return None, f"delivery {mode.name}: no password in the stack output"
     return Credential(person.address, entry["username"], entry["password"]), None
 
 

@@ -9,12 +9,37 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Optional
+from typing import Any, Iterable, Optional, Protocol, Sequence, TypeVar
 
 from ses_mail.specs.dns_records import DnsRecord
 
-if TYPE_CHECKING:
-    from ses_mail.roster.model import Dmarc, Domain
+_Model = TypeVar("_Model", bound="_Copyable")
+
+
+class _Copyable(Protocol):
+    def model_copy(self: _Model, *, update: dict[str, Any]) -> _Model: ...
+
+
+class Dmarc(_Copyable, Protocol):
+    """What receiving reads of a domain's DMARC settings (ses_mail.roster.model.Dmarc has it):
+    the roster depends on the specs, never the other way."""
+
+    @property
+    def enabled(self) -> bool: ...
+    policy: str
+    testing: bool
+    rua: Sequence[str]
+
+
+class Domain(_Copyable, Protocol):
+    """What receiving reads of a roster domain (ses_mail.roster.model.Domain has it)."""
+
+    name: str
+    ttl: int
+    dmarc: Dmarc
+
+    @property
+    def managed(self) -> bool: ...
 
 #: Regions where SES receives mail, and their inbound endpoints. Source: AWS General Reference,
 #: "Amazon Simple Email Service endpoints and quotas", table "Email receiving endpoints"
@@ -168,7 +193,7 @@ def address_problems(address: str, domains: Iterable[Any]) -> list[str]:
         return [f"is at {host}, which is not below any roster domain: give an address at a subdomain of one "
                 "(e.g. dmarc@reports.<domain>), where the stack can publish its MX record"]
     parent = max(parents, key=lambda d: len(d.name))
-    if getattr(parent, "existing", None) == "reference":
+    if not parent.managed:
         return [f"is below {parent.name}, which is `existing: reference` (managed elsewhere): "
                 "the stack publishes nothing there; use a subdomain of a domain it manages"]
     return []
@@ -184,17 +209,17 @@ def mx_record(address: str, region: str, ttl: int) -> DnsRecord:
     return DnsRecord(domain_of(address), "MX", ttl, f"{MX_PRIORITY} {inbound_endpoint(region)}", "dmarc-reports-mx")
 
 
-def with_report_address(dmarc: "Dmarc", address: str) -> "Dmarc":
+def with_report_address(dmarc: Dmarc, address: str) -> Dmarc:
     """The domain's DMARC settings with the reports address in `rua`, explicit entries kept first."""
     if not dmarc.enabled or address in dmarc.rua:
         return dmarc
     return dmarc.model_copy(update={"rua": (*dmarc.rua, address)})
 
 
-def with_reports(domains: Iterable["Domain"], address: str) -> list["Domain"]:
+def with_reports(domains: Iterable[Domain], address: str) -> list[Domain]:
     """Every domain of the stack publishing `address` in its rua (`existing: reference` ones are
     managed elsewhere and left as they are)."""
-    return [d if getattr(d, "existing", None) == "reference"
+    return [d if not d.managed
             else d.model_copy(update={"dmarc": with_report_address(d.dmarc, address)}) for d in domains]
 
 
@@ -212,7 +237,7 @@ def authorization_records(domains: Iterable[Any], address: str) -> list[tuple[st
     zone = parent_domain(address, domains)
     out = []
     for d in domains:
-        if not d.dmarc.enabled or getattr(d, "existing", None) == "reference" or _same_organisation(d.name, host):
+        if not d.dmarc.enabled or not d.managed or _same_organisation(d.name, host):
             continue
         out.append((zone.name, DnsRecord(f"{d.name}._report._dmarc.{host}", "TXT", zone.ttl, "v=DMARC1",
                                          f"dmarc-report-auth-{d.name}")))
@@ -255,7 +280,7 @@ def rule_set_plan(*, ours: str, active: Optional[str], join: Optional[str]) -> R
 
 # --- rollout ----------------------------------------------------------------------------------
 
-def rollout_stage(dmarc: "Dmarc") -> str:
+def rollout_stage(dmarc: Dmarc) -> str:
     """The domain's DMARC rollout stage as the roster states it: p=, with `testing` for t=y
     (receivers then apply one step less: RFC 9989)."""
     if not dmarc.enabled:

@@ -14,7 +14,7 @@ pull request. What a roster diff cannot show is said in the comment: a pull requ
 changes the program, the workflows or the dependencies, and roster fields or stack-config keys
 the default branch does not know.
 
-    python -m ses_mail.review.trusted_comment --base BASE_SHA --head HEAD_SHA \
+    python -m ses_mail.cli.trusted_comment --base BASE_SHA --head HEAD_SHA \
         [--fetch REMOTE REF] [--project-dir DIR] --output comment.md
 
 Exit status as `ses-mail diff`: 0 no changes, 3 changes, 4 a roster or stack file is invalid
@@ -244,7 +244,7 @@ def clean_line(line: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ses_mail.review.trusted_comment", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m ses_mail.cli.trusted_comment", description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", required=True, help="the pull request's base commit (from the event)")
     parser.add_argument("--head", required=True, help="the pull request's head commit (from the event)")
     parser.add_argument("--fetch", nargs=2, metavar=("REMOTE", "REF"), help="fetch REF (refs/pull/N/head) first")
