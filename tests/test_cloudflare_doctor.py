@@ -2,7 +2,7 @@
 Cloudflare zone's `name_servers`, read through the official client from the emulated API."""
 from __future__ import annotations
 
-from ses_mail.adoption.cloudflare import CloudflareReader
+from ses_mail.live.cloudflare import CloudflareReader
 from ses_mail.live import doctor
 from ses_mail.live.findings import Answer
 from tests.support.cloudflare_api import DNS_READ, TOKEN, CloudflareState, Zone, serve_cloudflare

@@ -58,7 +58,7 @@ def main(argv: Optional[list[str]] = None, *, clients: Optional[ClientFactory] =
     from ses_mail.modes.dns import dns_provider
     cloudflare = None
     if any(dns_provider(d.dns).cloudflare_zone for d in target.roster.domains):
-        from ses_mail.adoption.cloudflare import CloudflareAccessError, CloudflareReader
+        from ses_mail.live.cloudflare import CloudflareAccessError, CloudflareReader
         try:
             cloudflare = CloudflareReader.from_environment()
         except CloudflareAccessError:

@@ -139,9 +139,9 @@ def check_domain(domain: Domain, region: str, clients: ClientFactory, resolver: 
 
 
 def cloudflare_zone(cloudflare: Any, zone_name: str, zone_id: Optional[str]) -> Optional[dict[str, Any]]:
-    """The Cloudflare zone (ses_mail.adoption.cloudflare.CloudflareReader, read-only) as
+    """The Cloudflare zone (ses_mail.live.cloudflare.CloudflareReader, read-only) as
     `route53_zone` describes a hosted zone; None without a reader or when it cannot be read."""
-    from ses_mail.adoption.cloudflare import CloudflareAccessError
+    from ses_mail.live.cloudflare import CloudflareAccessError
 
     if cloudflare is None:
         return None
