@@ -24,6 +24,7 @@ from typing import Any, Callable, Mapping
 
 from ses_mail.specs.iam_policy import describe_send_policy_change
 from ses_mail.specs.report_receiving import stage_of_record
+from ses_mail.specs.cloudflare import DNS_RECORD_TYPE, import_id as cloudflare_import_id
 from ses_mail.specs.smtp_password import smtp_password
 
 #: The account the emulated provider runs in.
@@ -56,10 +57,16 @@ class ResourceType:
     #: computed members of an input object.
     computed: Mapping[str, Any] = field(default_factory=dict)
     #: `pulumi import` id from the inputs and the provider's region; None: adopt cannot import it.
+    #: Where the id is one the provider's API assigned (a Cloudflare record's), adopt adds the id
+    #: it found as the input `id`.
     import_id: Callable[[Inputs, str], str] | None = None
     #: What a non-destructive change still stops or tightens, from the old and the new values of
     #: the changed inputs (top-level name -> value, each); "" when nothing.
     attention: Callable[[Inputs, Inputs], str] | None = None
+    #: What the program itself replaces on (the resource option `replace_on_changes`), on top of
+    #: `replace_on`, and whether such a replacement deletes the old resource first.
+    replace_on_changes: frozenset[str] = frozenset()
+    delete_before_replace: bool = False
 
     @property
     def short(self) -> str:
@@ -90,6 +97,18 @@ def fake_secret_key(name: str) -> str:
 
 def fake_zone_id(zone: str) -> str:
     return "ZFAKE" + _digest("zone", zone).hex().upper()[:16]
+
+
+def fake_cloudflare_zone_id(zone: str) -> str:
+    """32 hexadecimal characters, as Cloudflare's zone ids."""
+    return _digest("cloudflare-zone", zone).hex()[:32]
+
+
+def cloudflare_name_servers(zone: str) -> tuple[str, str]:
+    """The two name servers Cloudflare assigns a zone (<name>.ns.cloudflare.com)."""
+    names = ("ada", "bob", "cruz", "dina", "eli", "fay")
+    digest = _digest("cloudflare-ns", zone)
+    return f"{names[digest[0] % 6]}.ns.cloudflare.com", f"{names[digest[1] % 6]}.ns.cloudflare.com"
 
 
 def fake_secret_suffix(name: str) -> str:
@@ -177,6 +196,23 @@ def _record_attention(before: Inputs, after: Inputs) -> str:
 def _emulate_record(name: str, inputs: Inputs, region: str) -> tuple[str, dict[str, Any]]:
     fqdn = inputs["name"]
     return f"{inputs['zoneId']}_{fqdn}_{inputs['type']}", {"fqdn": fqdn}
+
+
+# --- Cloudflare (dns: cloudflare) ---------------------------------------------------------------
+
+CLOUDFLARE_RECORD = DNS_RECORD_TYPE
+
+
+def _emulate_cloudflare_record(name: str, inputs: Inputs, region: str) -> tuple[str, dict[str, Any]]:
+    # Cloudflare's record ids are 32 hexadecimal characters; the name comes back as the FQDN.
+    rid = _digest("cloudflare-record", inputs["zoneId"], inputs["name"], inputs["type"]).hex()[:32]
+    return rid, {"proxiable": inputs["type"] in ("A", "AAAA", "CNAME"), "createdOn": "2026-01-01T00:00:00Z"}
+
+
+def _cloudflare_record_summary(i: Inputs) -> str:
+    priority = f"{int(i['priority'])} " if i.get("priority") is not None else ""
+    proxied = "PROXIED" if i.get("proxied") else "not proxied"
+    return f"{i['name']} {i['type']} {priority}{i['content']} (ttl {int(i['ttl'])}) (Cloudflare, {proxied})"
 
 
 # --- IAM ---------------------------------------------------------------------------------------
@@ -491,6 +527,26 @@ _ALL = (
         computed={"fqdn": None},
         import_id=lambda inputs, _: record_import_id(inputs["zoneId"], inputs["name"], inputs["type"]),
         attention=_record_attention,
+    ),
+    ResourceType(
+        CLOUDFLARE_RECORD,
+        # pulumi-cloudflare 6.x (terraform-provider-cloudflare dns_record schema): `zoneId` and
+        # `type` are RequiresReplace; `name`, `content`, `ttl`, `priority`, `proxied` update in
+        # place. The program adds `name` and `type` as `replace_on_changes`, deleted first: the
+        # API has been seen to ignore an in-place rename, and Cloudflare refuses a CNAME beside
+        # another record of its name, so the old record must go before the new one exists.
+        replace_on=frozenset({"zoneId", "type"}),
+        summary=_cloudflare_record_summary,
+        emulate=_emulate_cloudflare_record,
+        consequences={"delete": "Cloudflare DNS record removed",
+                      "replace": "Cloudflare DNS record replaced, the old one deleted first: "
+                                 "the name is briefly without the record"},
+        computed={"proxiable": None, "createdOn": None, "modifiedOn": None, "meta": None},
+        # `<zone_id>/<dns_record_id>`: the record id is Cloudflare's, found in the zone by
+        # `ses-mail adopt` and given as the input `id`.
+        import_id=lambda inputs, _: cloudflare_import_id(str(inputs["zoneId"]), str(inputs["id"])),
+        replace_on_changes=frozenset({"name", "type"}),
+        delete_before_replace=True,
     ),
     ResourceType(
         USER,

@@ -343,3 +343,45 @@ def test_make_diff_checks_a_given_venv_instead_of_building_one(repo, tmp_path):
     dry = subprocess.run(["make", "-n", "diff", f"BASE={repo.base}", f"VENV={VENV}"], cwd=repo.root,
                          capture_output=True, text=True, env=repo.env())
     assert "pip" not in dry.stdout and f"{VENV}/bin/ses-mail diff" in dry.stdout
+
+
+def test_moving_a_domain_from_route53_to_cloudflare(repo):
+    """`dns: route53` -> `dns: cloudflare`: each Route 53 record is deleted and the same record
+    (name, type, value) created in the domain's Cloudflare zone, never proxied; the identity,
+    MAIL FROM and people stay as they are."""
+    from ses_mail.resource_types import CLOUDFLARE_RECORD, fake_cloudflare_zone_id
+    from ses_mail.specs.cloudflare import txt_value
+
+    data = repo.roster()
+    data["domains"][1]["dns"] = "cloudflare"  # corp.example
+    repo.dump(data)
+    repo.commit("corp.example: DNS moves to Cloudflare")
+    done, report = repo.make_json(repo.base)
+    assert_changes_via_make(done)
+    [stack] = report["stacks"]
+    assert groups_of(stack) == {("domain", "corp.example")}
+    assert {(c["op"], c["type"]) for c in stack["changes"]} == {("delete", RECORD), ("create", CLOUDFLARE_RECORD)}
+    deleted = {c["name"]: c["before"] for c in stack["changes"] if c["op"] == "delete"}
+    created = {c["name"]: c["after"] for c in stack["changes"] if c["op"] == "create"}
+    assert set(deleted) == set(created) == {f"corp.example-{p}" for p in (
+        "dkim-1", "dkim-2", "dkim-3", "mail-from-mx", "mail-from-spf", "dmarc")}
+    for name, record in created.items():
+        old = deleted[name]
+        assert (record["name"], record["type"], record["ttl"]) == (old["name"], old["type"], old["ttl"])
+        [value] = old["records"]
+        if record["type"] == "TXT":
+            assert txt_value(record["content"]) == txt_value(value)
+        elif record["type"] == "MX":
+            assert f"{record['priority']} {record['content']}" == value
+        else:
+            assert record["content"] == value
+        assert record["proxied"] is False and record["zoneId"] == fake_cloudflare_zone_id("corp.example")
+    assert {d["type"] for d in stack["destructive"]} == {RECORD}
+    assert all(d["consequence"] == "DNS record removed" for d in stack["destructive"])
+
+    text = repo.make_diff(repo.base)
+    assert_changes_via_make(text)
+    added = [line for line in text.stdout.splitlines() if line.lstrip().startswith("+ DnsRecord")]
+    assert len(added) == 6 and all(line.endswith("(Cloudflare, not proxied)") for line in added), text.stdout
+    assert "6 × DNS record removed" in text.stdout
+    assert_workflow_status(repo, 3, "corp.example", "(Cloudflare, not proxied)")

@@ -22,7 +22,7 @@ NOT_YET = {
 
 def test_the_roster_accepts_exactly_the_registered_modes():
     assert typing.get_args(Delivery) == delivery_modes() == ("output", "pgp", "secrets_manager", "rotation")
-    assert typing.get_args(DnsHost) == dns_providers() == ("route53", "external")
+    assert typing.get_args(DnsHost) == dns_providers() == ("route53", "external", "cloudflare")
     assert existing_modes() == ("create", "adopt", "reference")
     assert typing.get_args(Existing) == roster_values() == ("adopt", "reference")
 

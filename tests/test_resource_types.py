@@ -1,7 +1,7 @@
 """One description per AWS resource type (ses_mail.resource_types), and the tools reading it.
 
 The program runs under the mock engine with rosters that exercise every mode (delivery output,
-pgp, secrets_manager and rotation; DNS route53 and external; existing create, adopt and reference;
+pgp, secrets_manager and rotation; DNS route53, external and cloudflare; existing create, adopt and reference;
 deliverability with and without a configuration set, subscribers, account suppression and a
 verification wait): every type it registers must be described, or the diff would not know when
 it is replaced, the plan what to show and the emulation what AWS returns.
@@ -33,6 +33,8 @@ domains:
     existing: reference
   - name: elsewhere.example
     dns: external
+  - name: flared.example
+    dns: cloudflare
 deliverability:
   notify: [ops@made.example, "arn:aws:sqs:eu-west-1:123456789012:bounces"]
   account_suppression: true

@@ -225,6 +225,6 @@ def test_dns_defaults_to_route53_and_a_zone_needs_it():
     with pytest.raises(RosterError) as caught:
         parse_roster("domains:\n  - name: a.example.com\n    dns: external\n    zone: example.com\n", "r.yaml")
     [problem] = caught.value.problems
-    assert (problem.line, problem.field) == (4, "domains[0].zone") and "only used with dns route53" in problem.message
+    assert (problem.line, problem.field) == (4, "domains[0].zone") and "only used with dns route53 or cloudflare" in problem.message
     with pytest.raises(RosterError, match="domains\\[0\\].dns"):
-        parse_roster("domains:\n  - name: example.com\n    dns: cloudflare\n", "r.yaml")
+        parse_roster("domains:\n  - name: example.com\n    dns: gandi\n", "r.yaml")

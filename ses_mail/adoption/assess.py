@@ -15,19 +15,21 @@ from typing import Any, Iterable, Mapping
 
 import pulumi
 
+from ses_mail.adoption import cloudflare as cf_adopt
 from ses_mail.adoption import importfile
 from ses_mail.adoption.account import Account, RecordSet
 from ses_mail.adoption.importfile import Node
 from ses_mail.findings import ERROR, Finding
 from ses_mail.project import NAMESPACE, Project
-from ses_mail.resource_types import IDENTITY, MAIL_FROM, RECORD, TYPES
+from ses_mail.modes.dns import dns_provider
+from ses_mail.resource_types import CLOUDFLARE_RECORD, IDENTITY, MAIL_FROM, RECORD, TYPES
 from ses_mail.review.emulation import AwsMocks
 from ses_mail.review.engine import run_program
 from ses_mail.roster import Roster
 
 _ZONE_TOKEN = "aws:route53/getZone:getZone"
 #: The types adopt compares with the account and imports (each has an `import_id`).
-ASSESSED = (IDENTITY, MAIL_FROM, RECORD)
+ASSESSED = (IDENTITY, MAIL_FROM, RECORD, CLOUDFLARE_RECORD)
 _FEEDBACK_MX = re.compile(r"^\d+ feedback-smtp\.[a-z0-9-]+\.amazonses\.com$")
 
 
@@ -77,10 +79,12 @@ class AccountMocks(AwsMocks):
     """The emulated provider, answering from the account where it matters for names and ids:
     hosted zone lookups return the real zone ids, identities the real DKIM tokens."""
 
-    def __init__(self, *, zone_ids: Mapping[str, str], tokens: Mapping[str, list[str]], **kwargs: Any) -> None:
+    def __init__(self, *, zone_ids: Mapping[str, str], tokens: Mapping[str, list[str]],
+                 cloudflare_zone_ids: Mapping[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.zone_ids = dict(zone_ids)
         self.tokens = dict(tokens)
+        self.cloudflare_zone_ids = dict(cloudflare_zone_ids or {})
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         name = str(args.args.get("name", "")).rstrip(".").lower()
@@ -89,6 +93,11 @@ class AccountMocks(AwsMocks):
             zone_id = self.zone_ids[name]
             return {"name": name, "zoneId": zone_id, "id": zone_id, "privateZone": False,
                     "arn": f"arn:aws:route53:::hostedzone/{zone_id}"}
+        cf_name = str((args.args.get("filter") or {}).get("name", "")).lower()
+        if args.token == "cloudflare:index/getZone:getZone" and cf_name in self.cloudflare_zone_ids:
+            self.calls.append((args.token, dict(args.args)))
+            zone_id = self.cloudflare_zone_ids[cf_name]
+            return {"id": zone_id, "zoneId": zone_id, "name": cf_name, "status": "active", "nameServers": []}
         return super().call(args)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
@@ -307,10 +316,13 @@ def identity_status(ident: Mapping[str, Any] | None) -> str:
 
 
 def assess(*, project: Project, stack: str, roster: Roster, roster_path: Path, region: str,
-           stack_config: Mapping[str, str], account: Account, other_regions: Iterable[str]) -> Assessment:
-    """Read the account for the roster's `existing:` domains and work out the import file.
+           stack_config: Mapping[str, str], account: Account, other_regions: Iterable[str],
+           cloudflare: cf_adopt.CloudflareReader | None = None) -> Assessment:
+    """Read the account (and, for `dns: cloudflare` domains, their Cloudflare zones through
+    `cloudflare`) for the roster's `existing:` domains and work out the import file.
 
-    Raises pulumi.RunError when the program refuses the roster or the stack config.
+    Raises pulumi.RunError when the program refuses the roster or the stack config, and
+    CloudflareAccessError when the Cloudflare token cannot read what is needed.
     """
     caller = account.caller()
     assessor = Assessor(account=account, roster=roster, region=region, other_regions=other_regions)
@@ -319,7 +331,23 @@ def assess(*, project: Project, stack: str, roster: Roster, roster_path: Path, r
     idents = assessor.identities([d.name for d in adopt + refer])
 
     zone_ids: dict[str, str] = {}
-    for zone in sorted({d.hosted_zone for d in adopt}):
+    cf_zone_ids: dict[str, str] = {}      # zone name -> id, for the program's getZone
+    cf_zone_of: dict[str, str] = {}       # adopted Cloudflare domain -> zone id
+    cf_domains = [d for d in adopt if dns_provider(d.dns).cloudflare_zone]
+    if cf_domains and cloudflare is None:
+        raise cf_adopt.CloudflareAccessError("domains with dns: cloudflare need a Cloudflare API token: set "
+                                             "CLOUDFLARE_API_TOKEN (read-only is enough: Zone Read and DNS Read)")
+    for d in cf_domains:
+        if d.zone_id:
+            cf_zone_of[d.name] = d.zone_id
+            continue
+        found_zones = cloudflare.zone_by_name(d.hosted_zone)  # type: ignore[union-attr]
+        if len(found_zones) != 1:
+            assessor.find(d.name, "zone-missing", f"the Cloudflare API token sees no zone {d.hosted_zone} (for {d.name})",
+                          "add the zone to the token's resources, give its id as `zone_id:`, or set `zone:`")
+            continue
+        cf_zone_ids[d.hosted_zone] = cf_zone_of[d.name] = found_zones[0].id
+    for zone in sorted({d.hosted_zone for d in adopt if not dns_provider(d.dns).cloudflare_zone}):
         found = account.zone(zone)
         users = ", ".join(d.name for d in adopt if d.hosted_zone == zone)
         if not found.ids:
@@ -340,7 +368,8 @@ def assess(*, project: Project, stack: str, roster: Roster, roster_path: Path, r
     provider_region = cfg.get("aws:region") or region
     cfg["aws:region"] = provider_region
     tokens = {d: list((i.get("DkimAttributes") or {}).get("Tokens") or []) for d, i in idents.items() if i}
-    mocks = AccountMocks(region=provider_region, caller_arn=caller["arn"], zone_ids=zone_ids, tokens=tokens)
+    mocks = AccountMocks(region=provider_region, caller_arn=caller["arn"], zone_ids=zone_ids, tokens=tokens,
+                         cloudflare_zone_ids=cf_zone_ids)
     run = run_program(project=project, stack=stack, roster=roster_path, stack_config=cfg, mocks=mocks)
 
     nodes = importfile.nodes_of(run)
@@ -357,7 +386,7 @@ def assess(*, project: Project, stack: str, roster: Roster, roster_path: Path, r
     for node in nodes:
         if node.type == IDENTITY or node.type == MAIL_FROM:
             domain = str(node.inputs.get("emailIdentity", "")).lower()
-        elif node.type == RECORD:
+        elif node.type in (RECORD, CLOUDFLARE_RECORD):
             domain = owner_domain(node.inputs.get("name", ""), names) or ""
         else:
             continue
@@ -367,6 +396,18 @@ def assess(*, project: Project, stack: str, roster: Roster, roster_path: Path, r
             owners[node.parent] = domain
         if node.type == RECORD and adopted[domain].hosted_zone not in zone_ids:
             continue  # no zone: reported above
+        if node.type == CLOUDFLARE_RECORD:
+            zone_id = str(node.inputs.get("zoneId", ""))
+            if zone_id not in cf_zone_of.values():
+                continue  # no zone: reported above
+            found = cf_adopt.assess_record(domain, node.inputs, cloudflare.records(zone_id))  # type: ignore[union-attr]
+            assessor.findings += found.findings
+            item = Item(domain, node.type, node.name, found.action, changes=found.changes)
+            if found.record_id:
+                item.import_id = cf_adopt.record_import_id(node.inputs, found.record_id)
+                chosen.append((node, item.import_id))
+            items.append(item)
+            continue
         ident = idents.get(domain)
         if node.type == IDENTITY:
             item = Item(domain, node.type, node.name, "import" if ident else "create")

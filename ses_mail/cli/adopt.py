@@ -53,24 +53,27 @@ def _project(directory: str | None, roster_only: bool) -> Project:
         raise
 
 
-def main(argv: list[str] | None = None, *, account: Any = None, other_regions: Iterable[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, account: Any = None, other_regions: Iterable[str] | None = None,
+         cloudflare: Any = None) -> int:
     """`account` and `other_regions` replace the boto3-backed account and the list of SES
-    regions searched for identities living elsewhere (tests pass stubbed ones)."""
+    regions searched for identities living elsewhere (tests pass stubbed ones); `cloudflare`
+    the CloudflareReader made from CLOUDFLARE_API_TOKEN and CLOUDFLARE_BASE_URL."""
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0) and EXIT_USAGE
     try:
-        return _run(args, account, other_regions)
+        return _run(args, account, other_regions, cloudflare)
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
 
 
-def _run(args: argparse.Namespace, account: Any, other_regions: Iterable[str] | None) -> int:
+def _run(args: argparse.Namespace, account: Any, other_regions: Iterable[str] | None, cloudflare: Any = None) -> int:
     import pulumi
 
     from ses_mail.modes.existing import existing_mode
+    from ses_mail.modes.dns import dns_provider
     from ses_mail.roster import load_roster
     from ses_mail.roster.errors import RosterError
     from ses_mail.roster.identifiers import is_aws_region
@@ -113,9 +116,17 @@ def _run(args: argparse.Namespace, account: Any, other_regions: Iterable[str] | 
 
     account, other_regions = _account(account, other_regions, region)
     from ses_mail.adoption.assess import assess
+    from ses_mail.adoption.cloudflare import CloudflareAccessError, CloudflareReader
     try:
+        # Cloudflare zones are read only for adopted `dns: cloudflare` domains (CLOUDFLARE_API_TOKEN).
+        if cloudflare is None and any(existing_mode(d.existing).adopted and d.managed and dns_provider(d.dns).cloudflare_zone
+                                      for d in roster.domains):
+            cloudflare = CloudflareReader.from_environment()
         result = assess(project=project, stack=stack, roster=roster, roster_path=roster_path, region=region,
-                        stack_config=stack_config, account=account, other_regions=other_regions)
+                        stack_config=stack_config, account=account, other_regions=other_regions,
+                        cloudflare=cloudflare)
+    except CloudflareAccessError as err:
+        raise UsageError(str(err)) from None
     except pulumi.RunError as err:
         raise UsageError(str(err)) from None
     except Exception as err:  # botocore's credential and connection errors; the rest re-raises

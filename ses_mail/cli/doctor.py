@@ -54,6 +54,15 @@ def main(argv: Optional[list[str]] = None, *, clients: Optional[ClientFactory] =
         return EXIT_USAGE
     factory = clients or boto3_factory(target.region)
     out = console()
+    # Cloudflare zones (their name servers, for the delegation check) with CLOUDFLARE_API_TOKEN, if set.
+    from ses_mail.modes.dns import dns_provider
+    cloudflare = None
+    if any(dns_provider(d.dns).cloudflare_zone for d in target.roster.domains):
+        from ses_mail.live.cloudflare import CloudflareAccessError, CloudflareReader
+        try:
+            cloudflare = CloudflareReader.from_environment()
+        except CloudflareAccessError:
+            cloudflare = None
 
     def polling(pending) -> None:
         if args.format == "text":
@@ -62,7 +71,7 @@ def main(argv: Optional[list[str]] = None, *, clients: Optional[ClientFactory] =
     def check():
         from ses_mail.cli.console import status
         with status(f"checking {len(target.roster.domains)} domains in {target.region}"):
-            return doctor.run(target, factory, resolver, wait=args.wait, on_poll=polling)
+            return doctor.run(target, factory, resolver, wait=args.wait, on_poll=polling, cloudflare=cloudflare)
 
     return report_and_exit(check, fmt=args.format, render=lambda report: render(report, out),
                            passed=lambda report: report.healthy)

@@ -17,7 +17,7 @@ import pulumi
 from ses_mail.cli.console import counting
 from ses_mail.cli.exit_codes import EXIT_OK, EXIT_USAGE
 from ses_mail.project import ProjectError, find_project
-from ses_mail.resource_types import RECORD, describe, percent
+from ses_mail.resource_types import CLOUDFLARE_RECORD, RECORD, describe, percent
 from ses_mail.roster.identifiers import both_forms
 from ses_mail.specs.report_receiving import stage_of_record
 from ses_mail.review.changes import COMPONENT_KINDS, ROSTER_COMPONENTS, Group, Resource, group_of, resources, short_type
@@ -93,10 +93,19 @@ def render(run: ProgramRun) -> str:
         out += [f"  = {domain}  {arn}" for domain, arn in sorted(referenced.items())]
     out.append("")
     out.append("DNS records (also the stack output `dns_records`); PUBLISHED BY external: add them where "
-               "the domain's DNS is kept (dns: external):")
+               "the domain's DNS is kept (dns: external); cloudflare: created in the domain's Cloudflare zone, "
+               "never proxied:")
     in_route53 = {(r.inputs.get("name"), r.inputs.get("type")) for r in run.of_type(RECORD)}
-    rows = [[r["name"], r["type"], str(r["ttl"]), "route53" if (r["name"], r["type"]) in in_route53 else "external",
-             r["value"]] for r in run.outputs.get("dns_records") or []]
+    # Cloudflare records are named as Cloudflare returns them: lower case (ses_mail.specs.cloudflare).
+    at_cloudflare = {(r.inputs.get("name"), r.inputs.get("type")) for r in run.of_type(CLOUDFLARE_RECORD)}
+
+    def published_by(name: str, type_: str) -> str:
+        if (name, type_) in in_route53:
+            return "route53"
+        return "cloudflare" if (name.lower(), type_) in at_cloudflare else "external"
+
+    rows = [[r["name"], r["type"], str(r["ttl"]), published_by(r["name"], r["type"]), r["value"]]
+            for r in run.outputs.get("dns_records") or []]
     out.extend(_table(rows, ["NAME", "TYPE", "TTL", "PUBLISHED BY", "VALUE"]))
     out.append("")
     out.extend(_deliverability_notes(run))

@@ -47,7 +47,8 @@ class SendingDomain(pulumi.ComponentResource):
     `dns: route53` (the default) they are created in the hosted zone `zone_id`, without
     `allow_overwrite`, so an existing record of the same name and type makes `pulumi up` fail
     instead of silently replacing someone else's record. With `dns: external` no record
-    resource exists and `zone_id` is None: whoever keeps the domain's DNS publishes them.
+    resource exists and `zone_id` is None: whoever keeps the domain's DNS publishes them. With
+    `dns: cloudflare`, `zone_id` is the Cloudflare zone's and they are Cloudflare DNS records.
 
     Children a program may read or adjust (e.g. with the `transforms` resource option):
     `identity`, `mail_from`, `records` (the DNS record resources) and `verification_wait` (None

@@ -107,24 +107,34 @@ def read_roster(path: Path, deployment: Deployment = Deployment()) -> Roster:
     return loaded.roster
 
 
-def lookup_zones(roster: Roster, file: Path, invoke: Optional[pulumi.InvokeOptions]) -> dict[str, str]:
-    """The zone id of every zone the roster's domains name in their DNS provider, looked up once
-    each (ses_mail.modes.dns). Domains whose DNS is kept elsewhere (`dns: external`) need none."""
-    zone_ids: dict[str, str] = {}
+def lookup_zones(roster: Roster, file: Path, opts: Optional[pulumi.ResourceOptions]) -> dict[str, str]:
+    """The zone id of every managed domain whose DNS provider holds its records in a zone
+    (ses_mail.modes.dns), by domain: each zone looked up once, with the provider of the zone's
+    package the component is given (`opts`), or taken from the roster's `zone_id:`. Every
+    failure is reported at once, before anything is registered. Domains whose DNS is kept
+    elsewhere (`dns: external`) need none."""
+    found: dict[tuple[str, str, Optional[str]], str] = {}
     missing: list[str] = []
     managed = [d for d in roster.domains if dns_provider(d.dns).uses_zone and d.managed]
-    for zone, dns in sorted({(d.hosted_zone, d.dns) for d in managed}):
+    key = lambda d: (d.hosted_zone, d.dns, d.zone_id)  # noqa: E731
+    for zone, dns, zone_id in sorted({key(d) for d in managed}, key=lambda k: (k[0], k[1], k[2] or "")):
         provider = dns_provider(dns)
+        invoke = _invoke_options(opts, provider.package)
         try:
-            zone_ids[zone] = provider.find_zone(importlib.import_module, zone, invoke)
+            if zone_id is None:
+                found[(zone, dns, zone_id)] = provider.find_zone(importlib.import_module, zone, invoke)
+            else:
+                found[(zone, dns, zone_id)] = provider.find_zone(importlib.import_module, zone, invoke, zone_id=zone_id)
         except Exception as err:  # the provider reports a missing zone as a failed invoke
-            users = ", ".join(d.name for d in managed if d.hosted_zone == zone)
+            users = ", ".join(d.name for d in managed if key(d) == (zone, dns, zone_id))
             missing.append(f"  - {provider.describe_zone(zone)} (for {users}) could not be looked up: {err}")
     if missing:
-        raise pulumi.RunError(f"{file}: hosted zones missing in this AWS account:\n" + "\n".join(missing)
-                              + "\nCreate the zone, set `zone:` on the domain to the zone that holds it, "
-                              "or set `dns: external` and publish the records (output dns_records) yourself.")
-    return zone_ids
+        raise pulumi.RunError(f"{file}: zones not found:\n" + "\n".join(missing)
+                              + "\nCreate the zone (a Route 53 zone in this AWS account; a Cloudflare zone the API "
+                              "token cloudflare:apiToken may read, or give its `zone_id:`), set `zone:` on the "
+                              "domain to the zone that holds it, or set `dns: external` and publish the records "
+                              "(output dns_records) yourself.")
+    return {d.name: found[key(d)] for d in managed}
 
 
 @dataclass(frozen=True)
@@ -212,17 +222,17 @@ def secrets_manager_options(roster: Roster, settings: StackSettings, file: Path,
     return SecretsManagerOptions(admins=tuple(admins), kms_key=settings.secrets_kms_key)
 
 
-def _invoke_options(opts: Optional[pulumi.ResourceOptions]) -> Optional[pulumi.InvokeOptions]:
-    """Look-ups made before the component exists use the AWS provider it is given, if any."""
+def _invoke_options(opts: Optional[pulumi.ResourceOptions], package: str = "aws") -> Optional[pulumi.InvokeOptions]:
+    """Look-ups made before the component exists use the provider of `package` it is given, if any."""
     if opts is None:
         return None
-    provider = opts.provider
+    provider = opts.provider if getattr(opts.provider, "package", package) == package else None
     if provider is None and opts.providers:
         providers = opts.providers
         if isinstance(providers, Mapping):
-            provider = providers.get("aws")
+            provider = providers.get(package)
         else:
-            provider = next((p for p in providers if getattr(p, "package", None) == "aws"), None)
+            provider = next((p for p in providers if getattr(p, "package", None) == package), None)
     return pulumi.InvokeOptions(provider=provider) if provider is not None else None
 
 
@@ -252,7 +262,7 @@ def plan_reports(roster: Roster, stack_key: str, region: str, caller: Caller, zo
     except receiving_spec.ReceivingError as err:
         raise pulumi.RunError(f"{file}: reports: {err}") from None
     parent = receiving_spec.parent_domain(reports.address, roster.domains)
-    zone_id = zone_ids.get(parent.hosted_zone) if dns_provider(parent.dns).uses_zone else None
+    zone_id = zone_ids.get(parent.name)
     args = ReportReceivingArgs(
         address=reports.address, region=region, account_id=caller.account_id,
         bucket_name=reports.bucket or receiving_spec.bucket_name(stack_key, caller.account_id, region),
@@ -321,7 +331,7 @@ class SesMail(pulumi.ComponentResource):
         if provider is not None:
             check_pgp_region(roster, region, provider, roster_path)
         check_rotation_support(roster)
-        zone_ids = lookup_zones(roster, roster_path, invoke)
+        zone_ids = lookup_zones(roster, roster_path, opts)
         # Who runs the program, before anything is registered: the identities' ARNs and the secrets'
         # default admins name its account.
         caller = caller_identity(invoke)
@@ -364,7 +374,7 @@ class SesMail(pulumi.ComponentResource):
         self._domains: dict[str, SendingDomain] = {
             d.name: SendingDomain(d.name, {
                 "domain": d, "region": region,
-                "zone_id": zone_ids.get(d.hosted_zone) if dns_provider(d.dns).uses_zone else None,
+                "zone_id": zone_ids.get(d.name),
                 "after": [s.policy for a, s in self._people.items() if domain_of(a) == d.name],
                 **self._deliverability.domain_options(d)}, opts=child())
             for d in roster.domains if d.managed

@@ -21,6 +21,7 @@ from ses_mail.live.findings import (
     check_record, check_reputation, next_hour,
 )
 from ses_mail.live.target import Target
+from ses_mail.modes.dns import dns_provider
 from ses_mail.roster import Domain
 from ses_mail.specs.dns_records import DKIM_TOKEN_COUNT, DnsRecord, dkim_records, static_records
 
@@ -161,10 +162,33 @@ def check_domain(domain: Domain, region: str, clients: ClientFactory, resolver: 
     return report
 
 
-def check_zone(zone_name: str, resolver: Resolver, zone: Optional[dict[str, Any]]) -> list[Finding]:
+def cloudflare_zone(cloudflare: Any, zone_name: str, zone_id: Optional[str]) -> Optional[dict[str, Any]]:
+    """The Cloudflare zone (ses_mail.live.cloudflare.CloudflareReader, read-only) as
+    `route53_zone` describes a hosted zone; None without a reader or when it cannot be read."""
+    from ses_mail.live.cloudflare import CloudflareAccessError
+
+    if cloudflare is None:
+        return None
+    try:
+        if zone_id:
+            zone = cloudflare.zone(zone_id)
+        else:
+            found = cloudflare.zone_by_name(zone_name)
+            if len(found) != 1:
+                return None
+            zone = found[0]
+        records = {(r.name, r.type) for r in cloudflare.records(zone.id)}
+    except CloudflareAccessError:
+        return None
+    return {"id": zone.id, "name_servers": [n.lower() for n in zone.name_servers], "records": records,
+            "provider": "Cloudflare"}
+
+
+def check_zone(zone_name: str, resolver: Resolver, zone: Optional[dict[str, Any]],
+               provider: str = "Route 53") -> list[Finding]:
     answer = resolver.lookup(zone_name, "NS")
     return check_delegation(zone_name, list(answer.values), None if zone is None else zone["name_servers"],
-                            error=answer.error)
+                            error=answer.error, provider=provider)
 
 
 def latest_reputation(clients: ClientFactory, now: datetime) -> tuple[Optional[float], Optional[float]]:
@@ -215,12 +239,23 @@ def rotation_failures(target: Target, clients: ClientFactory, now: datetime) -> 
     return findings
 
 
-def check_domains(target: Target, clients: ClientFactory, resolver: Resolver) -> list[DomainReport]:
+def check_domains(target: Target, clients: ClientFactory, resolver: Resolver,
+                  cloudflare: Any = None) -> list[DomainReport]:
+    """`cloudflare`: a CloudflareReader for `dns: cloudflare` domains, whose zone's name servers
+    the delegation is checked against (every other check is the same for every DNS host)."""
     zones: dict[str, Optional[dict[str, Any]]] = {}
+    providers: dict[str, str] = {}
     reports = []
     for zone_name in sorted({d.hosted_zone for d in target.roster.domains}):
-        zones[zone_name] = route53_zone(clients, zone_name)
-    delegation = {z: check_zone(z, resolver, zones[z]) for z in zones}
+        at_cloudflare = [d for d in target.roster.domains
+                         if d.hosted_zone == zone_name and dns_provider(d.dns).cloudflare_zone]
+        if at_cloudflare:
+            providers[zone_name] = dns_provider(at_cloudflare[0].dns).host
+            zone_id = next((d.zone_id for d in at_cloudflare if d.zone_id), None)
+            zones[zone_name] = cloudflare_zone(cloudflare, zone_name, zone_id)
+        else:
+            zones[zone_name] = route53_zone(clients, zone_name)
+    delegation = {z: check_zone(z, resolver, zones[z], providers.get(z, "Route 53")) for z in zones}
     account_id = caller_account(clients)
     for domain in target.roster.domains:
         report = check_domain(domain, target.region, clients, resolver, zones[domain.hosted_zone], account_id)
@@ -232,14 +267,14 @@ def check_domains(target: Target, clients: ClientFactory, resolver: Resolver) ->
 
 def run(target: Target, clients: ClientFactory, resolver: Resolver, *, wait: float = 0.0,
         sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-        now: Optional[Callable[[], datetime]] = None, on_poll: Optional[Callable[[list[Finding]], None]] = None
-        ) -> DoctorReport:
+        now: Optional[Callable[[], datetime]] = None, on_poll: Optional[Callable[[list[Finding]], None]] = None,
+        cloudflare: Any = None) -> DoctorReport:
     """Check every domain, again every POLL_INTERVAL seconds while some domain has findings and
     `wait` seconds have not passed, then the account once."""
     now = now or (lambda: datetime.now(timezone.utc))
     start = clock()
     while True:
-        domains = check_domains(target, clients, resolver)
+        domains = check_domains(target, clients, resolver, cloudflare)
         pending = failing(f for d in domains for f in d.findings)
         remaining = wait - (clock() - start)
         if not pending or remaining <= 0:

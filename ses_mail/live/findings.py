@@ -131,10 +131,14 @@ def check_data_beside_cname(name: str, cname: Optional[str], other_types: Sequen
 
 
 def check_delegation(zone: str, public_ns: Optional[Sequence[str]], route53_ns: Optional[Sequence[str]],
-                     *, error: Optional[str] = None) -> list[Finding]:
-    """The zone's public NS set against the Route 53 zone's name servers (which hold the records)."""
+                     *, error: Optional[str] = None, provider: str = "Route 53") -> list[Finding]:
+    """The zone's public NS set against the name servers of the zone holding the records: the
+    Route 53 zone's, or (provider "Cloudflare") the Cloudflare zone's `name_servers`."""
     details = {"zone": zone, "public": sorted(normalize_value("NS", n) for n in public_ns or []),
                "route53": sorted(normalize_value("NS", n) for n in route53_ns or [])}
+    if provider != "Route 53":
+        details["provider"] = provider
+        details["provider_name_servers"] = details.pop("route53")
     if error:
         return [Finding("delegation-query-failed", ERROR, zone, f"the NS query for {zone} failed: {error}",
                         "check --resolver and the network; run again", details)]
@@ -142,6 +146,11 @@ def check_delegation(zone: str, public_ns: Optional[Sequence[str]], route53_ns: 
         return [Finding("delegation-missing", ERROR, zone, f"{zone} has no public NS records: it is not delegated",
                         f"at the registrar (or parent zone), delegate {zone} to "
                         + (", ".join(sorted(route53_ns)) if route53_ns else "the zone's name servers"), details)]
+    if route53_ns is None and provider != "Route 53":
+        return [Finding("zone-not-read", INFO, zone,
+                        f"the {provider} zone {zone} was not read (no API token, or it may not read the zone): "
+                        "records were checked publicly only",
+                        "set CLOUDFLARE_API_TOKEN (Zone Read) to check the delegation too", details)]
     if route53_ns is None:
         return [Finding("zone-not-in-route53", INFO, zone,
                         f"no Route 53 public hosted zone {zone} in this account: records were checked publicly only",
@@ -151,7 +160,7 @@ def check_delegation(zone: str, public_ns: Optional[Sequence[str]], route53_ns: 
     if public == ours:
         return []
     return [Finding("delegation-mismatch", ERROR, zone,
-                    f"{zone} is delegated to {', '.join(sorted(public))}, but its Route 53 zone's name servers are "
+                    f"{zone} is delegated to {', '.join(sorted(public))}, but its {provider} zone's name servers are "
                     f"{', '.join(sorted(ours))}: the records the program writes are not the ones the world sees",
                     f"set the NS records of {zone} at the registrar (or parent zone) to {', '.join(sorted(ours))}",
                     details)]

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 from pathlib import Path
 
-from ses_mail.resource_types import ACCESS_KEY, IDENTITY, MAIL_FROM, RECORD, TYPES, USER, USER_POLICY, describe
+from ses_mail.resource_types import (ACCESS_KEY, CLOUDFLARE_RECORD, IDENTITY, MAIL_FROM, RECORD, TYPES, USER, USER_POLICY,
+                                     describe)
 from ses_mail.roster.identifiers import both_forms
 
 #: Pseudo-property under which a changed `replacement_trigger` resource option is reported.
@@ -575,7 +576,7 @@ def diff_stack(base: Sequence[Resource], head: Sequence[Resource],
 #: Reading order within a group: components, then what a domain or person is made of.
 _TYPE_ORDER = [
     "ses-mail:index:SesMail", "ses-mail:index:SendingDomain", "ses-mail:index:SmtpSender",
-    IDENTITY, MAIL_FROM, RECORD, USER, USER_POLICY, ACCESS_KEY,
+    IDENTITY, MAIL_FROM, RECORD, CLOUDFLARE_RECORD, USER, USER_POLICY, ACCESS_KEY,
 ]
 
 

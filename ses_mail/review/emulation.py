@@ -13,12 +13,12 @@ from typing import Any
 import pulumi
 from pulumi.runtime.rpc import UNKNOWN
 
-from ses_mail.resource_types import (ACCOUNT_ID, describe, fake_access_key_id, fake_dkim_tokens, fake_secret_key,
-                                     fake_zone_id)
+from ses_mail.resource_types import (ACCOUNT_ID, cloudflare_name_servers, describe, fake_access_key_id,
+                                     fake_cloudflare_zone_id, fake_dkim_tokens, fake_secret_key, fake_zone_id)
 
 # The fake values are made in ses_mail.resource_types; tests reach them here too.
-__all__ = ["ACCOUNT_ID", "AwsMocks", "Registration", "fake_access_key_id", "fake_dkim_tokens", "fake_secret_key",
-           "fake_zone_id", "session_context"]
+__all__ = ["ACCOUNT_ID", "AwsMocks", "Registration", "cloudflare_name_servers", "fake_access_key_id",
+           "fake_cloudflare_zone_id", "fake_dkim_tokens", "fake_secret_key", "fake_zone_id", "session_context"]
 
 
 @dataclass
@@ -42,6 +42,8 @@ class AwsMocks(pulumi.runtime.Mocks):
 
     region: str = "us-east-1"
     zones: set[str] | None = None
+    #: Cloudflare zone names the API token sees (getZone); None means every zone asked for.
+    cloudflare_zones: set[str] | None = None
     # Offline runs emulate a deployer set up as the README says: under the default admin path.
     caller_arn: str = f"arn:aws:iam::{ACCOUNT_ID}:user/ses-mail-admin/fake"
     role_paths: dict[str, str] = field(default_factory=dict)
@@ -86,6 +88,13 @@ class AwsMocks(pulumi.runtime.Mocks):
             zone_id = fake_zone_id(name)
             return {"name": name, "zoneId": zone_id, "id": zone_id, "privateZone": False,
                     "arn": f"arn:aws:route53:::hostedzone/{zone_id}"}
+        if args.token == "cloudflare:index/getZone:getZone":
+            name = (args.args.get("filter") or {}).get("name", "").rstrip(".")
+            if self.cloudflare_zones is not None and name not in self.cloudflare_zones:
+                return {}, [("filter", f"no Cloudflare zone named {name!r} is visible to this API token")]
+            zone_id = fake_cloudflare_zone_id(name)
+            return {"id": zone_id, "zoneId": zone_id, "name": name, "status": "active",
+                    "nameServers": list(cloudflare_name_servers(name))}
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": self.caller_arn.split(":")[4], "arn": self.caller_arn, "userId": "AIDAFAKE",
                     "id": self.caller_arn.split(":")[4]}

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from ses_mail.review.changes import ABSENT, CREATE, DELETE, RELEASED, REPLACE, TRIGGER, UPDATE, Change, Group, PropertyChange, Secret, StackDiff
+from ses_mail.resource_types import CLOUDFLARE_RECORD, RECORD
 
 #: Hidden first line of the Markdown output: the PR workflow finds its own comment by it.
 MARKER = "<!-- ses-mail:offline-plan-diff -->"
@@ -79,8 +80,22 @@ def _pretty(document: Any) -> list[str]:
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False).splitlines()
 
 
+#: Resource types shown as one DNS record line.
+DNS_RECORD_TYPES = (RECORD, CLOUDFLARE_RECORD)
+
+
 def record_line(inputs: dict[str, Any]) -> str:
-    """A Route53 record as a reviewer reads it: name, type, TTL and every value."""
+    """A Route53 or Cloudflare record as a reviewer reads it: name, type, TTL and every value
+    (a Cloudflare record's content as Cloudflare stores it, and whether it is proxied)."""
+    if "records" not in inputs and "content" in inputs:
+        priority = inputs.get("priority")
+        content = inputs["content"]
+        value = (f"{int(priority)} " if isinstance(priority, (int, float)) else "") + \
+            (fmt(content) if isinstance(content, Secret) else str(content))
+        ttl = inputs.get("ttl", "")
+        ttl = int(ttl) if isinstance(ttl, float) else ttl
+        proxied = "PROXIED" if inputs.get("proxied") else "not proxied"
+        return f"{inputs.get('name', '?')} {inputs.get('type', '?')} {ttl} {value} (Cloudflare, {proxied})"
     records = inputs.get("records") or []
     values = " | ".join(fmt(v) if isinstance(v, Secret) else str(v) for v in records)
     ttl = inputs.get("ttl", "")
@@ -93,7 +108,7 @@ def describe(change: Change, side: str) -> tuple[str, list[str]]:
     if resource is None:
         return "", []
     inputs = dict(resource.inputs)
-    if change.type == "aws:route53/record:Record":
+    if change.type in DNS_RECORD_TYPES:
         return record_line(inputs), []
     summary: list[str] = []
     extra: list[str] = []
@@ -110,7 +125,7 @@ def describe(change: Change, side: str) -> tuple[str, list[str]]:
 def property_lines(change: Change) -> list[str]:
     """Every changed input of an update or replacement, policies as a unified diff."""
     lines: list[str] = []
-    if change.type == "aws:route53/record:Record":
+    if change.type in DNS_RECORD_TYPES:
         lines.append(f"was: {record_line(dict(change.before.inputs))}")  # type: ignore[union-attr]
         lines.append(f"now: {record_line(dict(change.after.inputs))}")   # type: ignore[union-attr]
     for prop in change.properties:

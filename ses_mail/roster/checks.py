@@ -60,6 +60,10 @@ def cross_check(parts: Parts, file: str, line_of: LineOf) -> list[Problem]:
                     f"{domain.dns}: remove `zone`, or set `dns: {zoned[0]}`")
         elif not is_within(domain.name, domain.hosted_zone):
             problem(("domains", i, "zone"), domain.zone, f"does not contain the domain {domain.name!r}")
+        if domain.zone_id is not None and not dns_provider(domain.dns).zone_by_id:
+            by_id = providers_where("zone_by_id")
+            problem(("domains", i, "zone_id"), domain.zone_id, f"is only used with dns {' or '.join(by_id)}, but dns "
+                    f"is {domain.dns}: remove `zone_id`, or set `dns: {by_id[0]}`")
         # The MAIL FROM domain's length, with every other DNS name: ses_mail.roster.limit_checks.
 
     # Look-alikes of each other: two different names that read the same (UTS #39 skeletons).

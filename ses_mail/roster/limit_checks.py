@@ -35,7 +35,7 @@ from ses_mail.modes.dns import dns_provider
 from ses_mail.modes.existing import existing_mode
 from ses_mail.roster.settings import Settings
 from ses_mail.specs import limits as L
-from ses_mail.specs.dns_records import DKIM_TOKEN_LENGTH, dmarc_record, txt_strings
+from ses_mail.specs.dns_records import DKIM_TOKEN_LENGTH, dkim_records, dmarc_record, static_records, txt_strings
 from ses_mail.specs.iam_policy import DisplayNames, default_secret_admins, secret_read_policy, send_as_policy
 from ses_mail.specs.naming import (SEND_POLICY_NAME, iam_user_name, secret_description, secret_name, secret_tags,
                                    user_tags)
@@ -181,15 +181,41 @@ def _check_domain(i: int, domain: Any, at: Any) -> None:
         at(("domains", i, "name"), domain.name, message)
     for message in _name_problems(domain.mail_from_domain, f"of its MAIL FROM domain ({domain.mail_from_domain})"):
         at(("domains", i, "mail_from"), domain.mail_from, message)
+    # A provider with limits of its own (Cloudflare's) measures every record, DMARC's too.
+    own_limits = _check_provider_limits(i, domain, at)
     record = dmarc_record(domain)
     if record is None:
         return
     for message in _name_problems(record.name, "of its DMARC record (_dmarc.<domain>)"):
         at(("domains", i, "name"), domain.name, message)
-    for problem in L.check_txt(txt_strings(record)):
+    for problem in ([] if own_limits else L.check_txt(txt_strings(record))):
         reports = f"{len(domain.dmarc.rua)} rua and {len(domain.dmarc.ruf)} ruf addresses"
         at(("domains", i, "dmarc"), NO_VALUE, f"make a DMARC TXT record whose {problem}; it lists {reports}: "
                                               "list fewer report addresses")
+
+
+#: The roster field a record's content comes from, by purpose (its name comes from `name`,
+#: or `mail_from` for the MAIL FROM records; its TTL from `ttl`).
+_CONTENT_FIELD = {"dmarc": "dmarc", "mail-from-spf": "mail_from", "mail-from-mx": "mail_from"}
+
+
+def _check_provider_limits(i: int, domain: Any, at: Any) -> bool:
+    """Every record the domain puts at its DNS provider, against that provider's own limits (DKIM
+    names measured with 32-character tokens, the feedback host with a 15-character region).
+    Report authorisations for other domains are a short TXT `v=DMARC1` each. False when the
+    provider has no limits of its own."""
+    provider = dns_provider(domain.dns)
+    token = "t" * DKIM_TOKEN_LENGTH
+    specs = [*dkim_records(domain, [token] * 3, "x" * 15), *static_records(domain, "x" * 15)]
+    problems = provider.record_problems(specs)
+    if problems is None:
+        return False
+    for spec, what, message in problems:
+        field = {"ttl": "ttl", "content": _CONTENT_FIELD.get(spec.purpose, "name"),
+                 "name": "mail_from" if spec.purpose.startswith("mail-from") else "name"}[what]
+        at(("domains", i, field), NO_VALUE,
+           f"makes its {provider.host} {spec.type} record {spec.name} ({spec.purpose}), whose {message}")
+    return True
 
 
 # --- one person's IAM user, policy, keys and secret ------------------------------------------

@@ -146,8 +146,16 @@ class Domain(_Model):
     """A domain the organisation sends from: an SES identity with DKIM, MAIL FROM and DMARC."""
 
     name: str = Field(min_length=1, description="The sending domain, e.g. example.com. Required. Case-insensitive; IDNs become punycode.")
-    dns: DnsHost = Field("route53", description="Where the domain's DNS records are kept: route53 (created here, in `zone`) or external (kept elsewhere: no hosted zone is looked up and no record is created; publish the records listed in the stack output `dns_records` and the offline plan yourself). Default: route53.")
-    zone: str | None = Field(None, description="Route53 public hosted zone holding the records (with dns route53). Default: the domain itself. Must be the domain or a parent of it.")
+    dns: DnsHost = Field("route53", description="Where the domain's DNS records are kept: route53 (created here, in `zone`), cloudflare (created here as Cloudflare DNS records, never proxied, in the zone `zone_id` or the zone named `zone`; the API token is the secret stack config cloudflare:apiToken) or external (kept elsewhere: no hosted zone is looked up and no record is created; publish the records listed in the stack output `dns_records` and the offline plan yourself). Default: route53.")
+    zone: str | None = Field(None, description="Route53 public hosted zone (dns route53), or name of the Cloudflare zone (dns cloudflare without zone_id), holding the records. Default: the domain itself. Must be the domain or a parent of it.")
+    zone_id: str | None = Field(None, description="With dns cloudflare: the id of the Cloudflare zone holding the records (32 hexadecimal characters, shown on the zone's Overview page). Default: the zone is found by name (`zone`, else the domain), which needs the token's Zone Read permission.")
+
+    @field_validator("zone_id")
+    @classmethod
+    def _zone_id(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[0-9a-f]{32}", value.strip().lower()):
+            raise ValueError("is not a Cloudflare zone id (32 hexadecimal characters)")
+        return None if value is None else value.strip().lower()
     mail_from: str = Field("mail", description="Label of the custom MAIL FROM subdomain (<mail_from>.<domain>). Default: mail.")
     dmarc: Dmarc = Field(default_factory=Dmarc, description="DMARC record settings, or false. Default: p=none with no reports.")
     ttl: int = Field(600, ge=60, le=86400, description="TTL in seconds of every record. Default: 600.")
