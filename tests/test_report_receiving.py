@@ -401,3 +401,18 @@ def test_the_diff_names_the_new_rollout_stage(tmp_path):
     diff = diff_stack(snap(before), snap(after))
     assert any("other.org" in line and "DMARC rollout stage now: reject" in line for line in attention_lines(diff)), \
         attention_lines(diff)
+
+
+def test_a_cloudflare_parent_domain_publishes_the_mx_as_a_cloudflare_record(tmp_path):
+    """The receiving MX is one of its parent domain's records, so its DNS provider publishes it:
+    at Cloudflare a DnsRecord (never proxied) in the domain's zone, and no Route 53 record."""
+    text = STACK_ROSTER.replace("  - name: example.com\n",
+                                "  - name: example.com\n    dns: cloudflare\n"
+                                "    zone_id: 0123456789abcdef0123456789abcdef\n")
+    run, mocks = run_stack(tmp_path, text)
+    assert not [r for r in by_type(mocks, "route53/record:Record") if r.inputs["name"] == "reports.example.com"]
+    (mx,) = [r for r in by_type(mocks, "dnsRecord:DnsRecord") if r.inputs["type"] == "MX"
+             and r.inputs["name"] == "reports.example.com"]
+    assert mx.inputs["zoneId"] == "0123456789abcdef0123456789abcdef" and mx.inputs["proxied"] is False
+    assert (int(mx.inputs["priority"]), mx.inputs["content"]) == (10, f"inbound-smtp.{REGION}.amazonaws.com")
+    assert by_type(mocks, "ReceiptRule")

@@ -30,9 +30,10 @@ from ses_mail.components.sending_domain import SendingDomain
 from ses_mail.components.smtp_sender import SecretsManagerOptions, SmtpSender, finish_status
 from ses_mail.modes.delivery import delivery_mode, delivery_modes
 from ses_mail.modes.dns import dns_provider
-from ses_mail.roster import Deployment, Roster, RosterError, load_roster_checked
+from ses_mail.roster import Deployment, Domain, Roster, RosterError, load_roster_checked
 from ses_mail.roster.identifiers import domain_of
 from ses_mail.roster.restrictions import account_of
+from ses_mail.specs.dns_records import DnsRecord
 from ses_mail.specs import report_receiving as receiving_spec
 from ses_mail.specs.iam_policy import SECRET_ADMIN_PATH, arn_matches, default_secret_admins, identity_arn
 from ses_mail.stack_settings import SettingsError, StackSettings, from_args
@@ -243,6 +244,9 @@ class ReportsPlan:
 
     roster: Roster
     args: ReportReceivingArgs
+    #: The roster domain whose records include the receiving MX, and that record.
+    parent: str
+    mx: DnsRecord
 
 
 def plan_reports(roster: Roster, stack_key: str, region: str, caller: Caller, zone_ids: Mapping[str, str],
@@ -262,16 +266,18 @@ def plan_reports(roster: Roster, stack_key: str, region: str, caller: Caller, zo
     except receiving_spec.ReceivingError as err:
         raise pulumi.RunError(f"{file}: reports: {err}") from None
     parent = receiving_spec.parent_domain(reports.address, roster.domains)
-    zone_id = zone_ids.get(parent.name)
     args = ReportReceivingArgs(
         address=reports.address, region=region, account_id=caller.account_id,
         bucket_name=reports.bucket or receiving_spec.bucket_name(stack_key, caller.account_id, region),
-        rule_set_name=rule_set, rule_name=receiving_spec.rule_name(stack_key), zone_id=zone_id, join=reports.join,
+        rule_set_name=rule_set, rule_name=receiving_spec.rule_name(stack_key), join=reports.join,
         retention_days=reports.retention_days, kms_key_arn=reports.kms_key, ttl=parent.ttl,
         partition=caller.partition, tags={"ses-mail:stack": stack_key},
         check_active_rule_set=False, active_rule_set=active)
     domains = tuple(receiving_spec.with_reports(roster.domains, reports.address))
-    return ReportsPlan(roster.model_copy(update={"domains": domains}), args)
+    # The MX is one of the parent domain's records, published by its DNS provider (Route 53,
+    # Cloudflare) or listed for whoever keeps its DNS (external).
+    mx = receiving_spec.mx_record(reports.address, region, parent.ttl)
+    return ReportsPlan(roster.model_copy(update={"domains": domains}), args, parent.name, mx)
 
 
 def reports_summary(plan: ReportsPlan, receiving: ReportReceiving) -> pulumi.Output[dict[str, Any]]:
@@ -370,24 +376,32 @@ class SesMail(pulumi.ComponentResource):
                 "secrets": secrets, **sender_options}, opts=child())
             for p in roster.people
         }
+        # One pass over the people: each domain waits for its own people's policies.
+        policies: dict[str, list[Any]] = {}
+        for address, sender in self._people.items():
+            policies.setdefault(domain_of(address), []).append(sender.policy)
+        # The receiving MX joins its parent domain's records (`reports:` only).
+        receiving_records = {reports.parent: (reports.mx,)} if reports is not None else {}
+
+        def domain_options(d: Domain) -> dict[str, Any]:
+            options = self._deliverability.domain_options(d)
+            options["report_records"] = (*options["report_records"], *receiving_records.get(d.name, ()))
+            return options
+
         # Domains managed elsewhere (`existing: reference`): no resource here, only their ARN.
         self._domains: dict[str, SendingDomain] = {
             d.name: SendingDomain(d.name, {
-                "domain": d, "region": region,
-                "zone_id": zone_ids.get(d.name),
-                "after": [s.policy for a, s in self._people.items() if domain_of(a) == d.name],
-                **self._deliverability.domain_options(d)}, opts=child())
+                "domain": d, "region": region, "zone_id": zone_ids.get(d.name),
+                "after": policies.get(d.name, []), **domain_options(d)}, opts=child())
             for d in roster.domains if d.managed
         }
 
         # --- DMARC report receiving (docs/dmarc.md): only with `reports:` in the roster ---
         self.reports: Optional[ReportReceiving] = None
         self.dmarc_reports: Optional[pulumi.Output[dict[str, Any]]] = None
-        extra_records: list[dict[str, Any]] = []
         if reports is not None:
             self.reports = ReportReceiving(f"{name}-dmarc-reports", reports.args, opts=pulumi.ResourceOptions(parent=self))
             self.dmarc_reports = reports_summary(reports, self.reports)
-            extra_records.append(self.reports.mx_record)
         # --- end of DMARC report receiving ---
 
         # Each output gathered in one Output.all over its Output leaves: a dict of per-person
@@ -403,7 +417,7 @@ class SesMail(pulumi.ComponentResource):
         # The identities' own ARN outputs, so the output waits for them (same values as identity_arns).
         self.identities = gather({**identity_arns, **{name: d.identity_arn for name, d in self._domains.items()}})
         self.dns_records = pulumi.Output.all(*[d.dns_records for d in self._domains.values()]).apply(
-            lambda per_domain: [row for rows in per_domain for row in rows] + extra_records)
+            lambda per_domain: [row for rows in per_domain for row in rows])
         self.deliverability_summary = self._deliverability.summary
         self.verification = gather({name: d.verification for name, d in self._domains.items()})
         self.register_outputs({
