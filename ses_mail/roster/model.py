@@ -5,6 +5,7 @@ rules that span fields live in `ses_mail.roster.checks`, reading YAML in `ses_ma
 """
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -326,6 +327,19 @@ class Roster(_Model):
 
     def settings(self, person: Person) -> Settings:
         """`person`'s effective settings (a roster that passed validation resolves fully)."""
+        defaults, resolved = self._resolved
+        found = resolved.get(id(person))
+        if found is not None and found[0] is person and defaults is self.defaults:
+            return found[1]
         from ses_mail.roster.settings import resolve
 
         return resolve(person, self.defaults)
+
+    @cached_property
+    def _resolved(self) -> tuple[Defaults, dict[int, tuple[Person, Settings]]]:
+        """Every person's settings, resolved once: the limit checks, the component's checks and
+        each sender all ask for them. Keyed by identity (two people may be equal) and checked
+        against the objects themselves, so a copy with other people or defaults resolves afresh."""
+        from ses_mail.roster.settings import resolve
+
+        return self.defaults, {id(p): (p, resolve(p, self.defaults)) for p in self.people}
