@@ -396,10 +396,14 @@ class SesMail(pulumi.ComponentResource):
                                 opts=child(), **self.feedback.sender_options())
             for p in roster.people
         }
+        # Each domain's people's policies, grouped in one pass (not one pass over everyone per domain).
+        policies: dict[str, list[pulumi.Resource]] = {}
+        for address, sender in self.people.items():
+            policies.setdefault(domain_of(address), []).append(sender.policy)
         # `existing: reference` domains are managed elsewhere: no resource here, only their ARN.
         self.domains: dict[str, SendingDomain] = {
             d.name: SendingDomain(d, region=region, zone_id=zone_ids.get(d.hosted_zone) if d.dns == "route53" else None,
-                                  opts=child(), after=[s.policy for a, s in self.people.items() if domain_of(a) == d.name],
+                                  opts=child(), after=policies.get(d.name, []),
                                   **self.feedback.domain_options(d))
             for d in roster.domains if d.existing != "reference"
         }
