@@ -54,7 +54,7 @@ def scratch_repo(root: Path, people: int) -> tuple[Path, str]:
     _git(repo, "commit", "-q", "-m", "base")
     base = _git(repo, "rev-parse", "HEAD")
     with roster.open("a", encoding="utf-8") as out:  # the new person, on the first domain
-        out.write(f"  - email: newcomer@bench-0.example.com\n    name: New Comer\n")
+        out.write("  - email: newcomer@bench-0.example.com\n    name: New Comer\n")
     _git(repo, "commit", "-q", "-am", "add one person")
     return repo, base
 
