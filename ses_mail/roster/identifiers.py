@@ -6,6 +6,7 @@ domains become their IDNA A-label (punycode) form, which is what DNS and SES see
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import idna
 from email_validator import EmailNotValidError, validate_email
@@ -17,6 +18,8 @@ _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 MAX_DOMAIN_LENGTH = 253
 
 
+# Every address names one of a few domains: IDNA checks each once (errors are not cached).
+@lru_cache(maxsize=4096)
 def normalize_domain(value: str) -> str:
     """Return the lowercase A-label form of a host name, or raise ValueError saying why."""
     text = value.strip().lower()

@@ -237,14 +237,13 @@ def _check_person(roster: Roster, i: int, person: Person, deployment: Deployment
 
     # IAM user: name, tags; the inline policy's name.
     name = iam_user_name(address)
+    tags = user_tags(address, person.name, settings.suspended)
     for limit, measured, what in (
             (L.IAM_USER_NAME, len(name), f"its IAM user name {name!r}"),
             (L.IAM_POLICY_NAME, len(SEND_POLICY_NAME), f"its policy name {SEND_POLICY_NAME!r}"),
-            (L.IAM_TAGS_PER_USER, len(user_tags(address, person.name, settings.suspended)), "its IAM user's tags"),
-            *((L.IAM_TAG_VALUE, len(v), f"its IAM user's tag {k}") for k, v in
-              user_tags(address, person.name, settings.suspended).items()),
-            *((L.IAM_TAG_KEY, len(k), f"its IAM user's tag key {k}") for k in
-              user_tags(address, person.name, settings.suspended))):
+            (L.IAM_TAGS_PER_USER, len(tags), "its IAM user's tags"),
+            *((L.IAM_TAG_VALUE, len(v), f"its IAM user's tag {k}") for k, v in tags.items()),
+            *((L.IAM_TAG_KEY, len(k), f"its IAM user's tag key {k}") for k in tags)):
         over = limit.check(measured)
         if over:
             at(where, address, f"makes {what} that {over}")
@@ -265,7 +264,9 @@ def _check_send_policy(i: int, person: Person, settings: Settings, deployment: D
     names = (deployment.configuration_set,) * 2 if deployment.configuration_set else _SET_NAME_BOUNDS
     sets = {shortest: configuration_set_arn_for(shortest, names[0]) if with_set else None,
             longest: configuration_set_arn_for(longest, names[1]) if with_set else None}
-    low, high = (send_policy_length(address, arn, settings, set_arn=sets[arn]) for arn in (shortest, longest))
+    low = send_policy_length(address, shortest, settings, set_arn=sets[shortest])
+    # With the region known (the program) both bounds are one ARN, so one policy (`sets` has one entry).
+    high = low if longest == shortest else send_policy_length(address, longest, settings, set_arn=sets[longest])
     limit = L.IAM_USER_INLINE_POLICIES
     over = limit.check(low)
     if not over and not limit.check(high):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -398,7 +399,19 @@ class Roster(_Model):
 
     def settings(self, person: Person) -> Settings:
         """`person`'s effective settings (a roster that passed validation resolves fully)."""
+        defaults, resolved = self._resolved
+        found = resolved.get(id(person))
+        if found is not None and found[0] is person and defaults is self.defaults:
+            return found[1]
         return resolve(person, self.defaults)
+
+    @cached_property
+    def _resolved(self) -> tuple[Defaults, dict[int, tuple[Person, Settings]]]:
+        """Every person's settings, resolved once: the limit checks, the component's checks and
+        each sender all ask for them. Keyed by identity (two people may be equal) and checked
+        against the objects themselves, so a copy with other people or defaults resolves afresh."""
+        return self.defaults, {id(p): (p, resolve(p, self.defaults)) for p in self.people}
+
 
 
 # One person's effective settings: their own values, else the stack defaults, resolved.

@@ -12,6 +12,7 @@ import unicodedata
 #: IAM user names allow at most 64 of these characters and are unique case-insensitively.
 IAM_NAME_MAX = 64
 _IAM_NAME_CHAR = re.compile(r"[A-Za-z0-9+=,.@_-]")
+_IAM_NAME_CHARS = re.compile(r"[A-Za-z0-9+=,.@_-]*")
 #: Prefix so that SMTP users never collide with people's own IAM users named by address.
 IAM_USER_PREFIX = "smtp-"
 #: IAM path grouping every user this program manages.
@@ -28,7 +29,7 @@ def iam_user_name(address: str) -> str:
     so plain names are unique too.
     """
     plain = IAM_USER_PREFIX + address.lower()
-    if len(plain) <= IAM_NAME_MAX and all(_IAM_NAME_CHAR.match(c) for c in plain):
+    if len(plain) <= IAM_NAME_MAX and _IAM_NAME_CHARS.fullmatch(plain):
         return plain
     digest = hashlib.sha256(address.lower().encode("utf-8")).hexdigest()[:_HASH_CHARS]
     readable = "".join(c if _IAM_NAME_CHAR.match(c) else "_" for c in plain)
@@ -36,15 +37,21 @@ def iam_user_name(address: str) -> str:
 
 
 def is_valid_iam_user_name(name: str) -> bool:
-    return 1 <= len(name) <= IAM_NAME_MAX and all(_IAM_NAME_CHAR.match(c) for c in name)
+    return 1 <= len(name) <= IAM_NAME_MAX and bool(_IAM_NAME_CHARS.fullmatch(name))
 
 
 _TAG_PUNCTUATION = set("_.:/=+-@ ")
+#: The ASCII part of the tag alphabet (in ASCII only letters, digits and space are in L, N or Z):
+#: text made only of these needs no per-character look-up.
+_TAG_ASCII = re.compile(r"[A-Za-z0-9_.:/=+@ -]*")
 TAG_VALUE_MAX = 256
 
 
 def tag_value(text: str) -> str:
     """Fit free text into IAM's tag alphabet (letters, digits, spaces, `_.:/=+-@`)."""
+    if _TAG_ASCII.fullmatch(text):
+        return text[:TAG_VALUE_MAX]
+
     def allowed(c: str) -> bool:
         return c in _TAG_PUNCTUATION or unicodedata.category(c)[0] in "LNZ"
     return "".join(c if allowed(c) else "_" for c in text)[:TAG_VALUE_MAX]
@@ -71,6 +78,7 @@ def person_resource(address: str, role: str) -> str:
 #: Secrets Manager names: letters, digits and `/_+=.@-`, at most 512 characters.
 SECRET_NAME_PREFIX = "ses-smtp/"
 _SECRET_NAME_CHAR = re.compile(r"[A-Za-z0-9/_+=.@-]")
+_SECRET_NAME_CHARS = re.compile(r"[A-Za-z0-9/_+=.@-]*")
 SECRET_NAME_MAX = 512
 
 
@@ -82,7 +90,7 @@ def secret_name(address: str) -> str:
     after its `@` (domains have no `=`), so the two forms never collide.
     """
     plain = SECRET_NAME_PREFIX + address.lower()
-    if all(_SECRET_NAME_CHAR.match(c) for c in plain) and len(plain) <= SECRET_NAME_MAX:
+    if _SECRET_NAME_CHARS.fullmatch(plain) and len(plain) <= SECRET_NAME_MAX:
         return plain
     digest = hashlib.sha256(address.lower().encode("utf-8")).hexdigest()[:_HASH_CHARS]
     readable = "".join(c if _SECRET_NAME_CHAR.match(c) else "_" for c in plain)
