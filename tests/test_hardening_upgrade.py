@@ -18,7 +18,6 @@ import textwrap
 import pytest
 
 from ses_mail.review.changes import CREATE, DELETE, REPLACE, UPDATE, diff_stack
-from tests.conftest import PROJECT_DIR
 from tests.credential_helpers import READER
 from tests.test_delivery import PGP_KEY
 from tests.test_upgrade import CONFIG, REGION, _BASE_SCRIPT, _base_snapshot, _git, _head_snapshot

@@ -10,7 +10,7 @@ import pytest
 
 from ses_mail.cli import diff as plandiff
 from ses_mail.project import Project
-from ses_mail.review.changes import DELETE, diff_stack, resources
+from ses_mail.review.changes import DELETE
 from ses_mail.review.render import Report, render_text
 from ses_mail.roster import RosterError, load_roster_checked
 from ses_mail.specs.iam_policy import identity_arn, send_as_policy

@@ -9,7 +9,6 @@ are evaluated the same way.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 

@@ -400,11 +400,11 @@ def assess(*, project: Project, stack: str, roster: Roster, roster_path: Path, r
             zone_id = str(node.inputs.get("zoneId", ""))
             if zone_id not in cf_zone_of.values():
                 continue  # no zone: reported above
-            found = cf_adopt.assess_record(domain, node.inputs, cloudflare.records(zone_id))  # type: ignore[union-attr]
-            assessor.findings += found.findings
-            item = Item(domain, node.type, node.name, found.action, changes=found.changes)
-            if found.record_id:
-                item.import_id = cf_adopt.record_import_id(node.inputs, found.record_id)
+            record = cf_adopt.assess_record(domain, node.inputs, cloudflare.records(zone_id))  # type: ignore[union-attr]
+            assessor.findings += record.findings
+            item = Item(domain, node.type, node.name, record.action, changes=record.changes)
+            if record.record_id:
+                item.import_id = cf_adopt.record_import_id(node.inputs, record.record_id)
                 chosen.append((node, item.import_id))
             items.append(item)
             continue

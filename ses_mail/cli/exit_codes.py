@@ -57,7 +57,8 @@ STATUSES: dict[str, tuple[tuple[int, str], ...]] = {
     ),
     "credentials": (
         (EXIT_OK, "the person's settings are printed"),
-        (EXIT_USAGE, "the input is not `pulumi stack output --json --show-secrets`, the address is not in it, or `--out` cannot be written (it exists already, or its directory is missing)"),
+        (EXIT_USAGE, "the input is not `pulumi stack output --json --show-secrets`, the address is not in it, "
+                     "or `--out` cannot be written (it exists already, or its directory is missing)"),
         (EXIT_SUSPENDED, "the person is suspended: no password is printed"),
     ),
     "doctor": (

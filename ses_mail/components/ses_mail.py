@@ -26,7 +26,7 @@ from ses_mail.components.deliverability import Deliverability
 from ses_mail.components.outputs import gather
 from ses_mail.components.report_receiving import ReportReceiving, ReportReceivingArgs, active_rule_set
 from ses_mail.components.rotation import CredentialRotation, CredentialRotationArgs
-from ses_mail.components.sending_domain import SendingDomain
+from ses_mail.components.sending_domain import SendingDomain, SendingDomainArgs
 from ses_mail.components.smtp_sender import SecretsManagerOptions, SmtpSender, finish_status
 from ses_mail.modes.delivery import delivery_mode, delivery_modes
 from ses_mail.modes.dns import dns_provider
@@ -360,6 +360,8 @@ class SesMail(pulumi.ComponentResource):
 
         # Stack-level first: identities name its configuration set, send policies allow it.
         # (New in 0.3.0, so born under the component: no alias.)
+        # from_args was given the stack, so the configuration set's key and name are set.
+        assert set_name is not None and set_key is not None
         self._deliverability = Deliverability(
             set_name, {"roster": roster, "stack": set_key, "region": region,
                        "bounce_alarm": settings.bounce_rate_alarm, "complaint_alarm": settings.complaint_rate_alarm},
@@ -373,7 +375,7 @@ class SesMail(pulumi.ComponentResource):
             p.email: SmtpSender(p.email, {
                 "person": p, "region": region, "identity_arn": identity_arns[p.domain], "settings": roster.settings(p),
                 "iam_path": settings.iam_path, "permissions_boundary": settings.permissions_boundary,
-                "secrets": secrets, **sender_options}, opts=child())
+                "secrets": secrets, "configuration_set_arn": sender_options["configuration_set_arn"]}, opts=child())
             for p in roster.people
         }
         # One pass over the people: each domain waits for its own people's policies.
@@ -383,18 +385,16 @@ class SesMail(pulumi.ComponentResource):
         # The receiving MX joins its parent domain's records (`reports:` only).
         receiving_records = {reports.parent: (reports.mx,)} if reports is not None else {}
 
-        def domain_options(d: Domain) -> dict[str, Any]:
+        def domain_args(d: Domain) -> SendingDomainArgs:
             options = self._deliverability.domain_options(d)
-            options["report_records"] = (*options["report_records"], *receiving_records.get(d.name, ()))
-            return options
+            return {"domain": d, "region": region, "zone_id": zone_ids.get(d.name), "after": policies.get(d.name, []),
+                    "configuration_set_name": options["configuration_set_name"],
+                    "report_records": (*options["report_records"], *receiving_records.get(d.name, ())),
+                    "verify_minutes": options["verify_minutes"]}
 
         # Domains managed elsewhere (`existing: reference`): no resource here, only their ARN.
         self._domains: dict[str, SendingDomain] = {
-            d.name: SendingDomain(d.name, {
-                "domain": d, "region": region, "zone_id": zone_ids.get(d.name),
-                "after": policies.get(d.name, []), **domain_options(d)}, opts=child())
-            for d in roster.domains if d.managed
-        }
+            d.name: SendingDomain(d.name, domain_args(d), opts=child()) for d in roster.domains if d.managed}
 
         # --- DMARC report receiving (docs/dmarc.md): only with `reports:` in the roster ---
         self.reports: Optional[ReportReceiving] = None

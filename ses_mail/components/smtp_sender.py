@@ -69,16 +69,17 @@ class SmtpSender(pulumi.ComponentResource):
     (status, delivery, which key is current).
 
     Children a program may read or adjust: `user`, `policy` (the send policy), `access_keys` (by
-    generation; `access_key` is the current one) and `secret` (the Secrets Manager secret, None
+    generation; `access_key` is the current one, None when the keys are made inside the account)
+    and `secret` (the Secrets Manager secret, None
     unless the delivery mode keeps one).
     """
 
     user: aws.iam.User
     policy: aws.iam.UserPolicy
-    access_key: aws.iam.AccessKey
+    access_key: Optional[aws.iam.AccessKey]
     access_keys: dict[int, aws.iam.AccessKey]
     secret: Optional[aws.secretsmanager.Secret]
-    username: pulumi.Output[str]
+    username: Optional[pulumi.Output[str]]
     password: pulumi.Output[Any]
     credential_tree: dict[str, Any]
     status_tree: dict[str, Any]
@@ -197,6 +198,8 @@ class SmtpSender(pulumi.ComponentResource):
         provider's own secret markings (as under mocks). `apply` keeps the secretness of what it
         maps, known or not, so the password needs no wrapper of its own."""
         region = self.region
+        # Only the modes that issue keys in the program derive a password here.
+        assert self.access_key is not None
         # The SDK's Input[U] union makes mypy infer U as Never for an Output[str] argument.
         return pulumi.Output.secret(self.access_key.secret).apply(lambda secret: smtp_password(secret, region))  # type: ignore[arg-type]
 

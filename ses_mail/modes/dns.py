@@ -136,7 +136,8 @@ class CloudflareDns(DnsProvider):
         # A given id needs no look-up (nor the token's Zone Read permission).
         if zone_id is not None:
             return zone_id
-        return sdk("pulumi_cloudflare").get_zone(filter={"name": zone}, opts=invoke).zone_id
+        found: str = sdk("pulumi_cloudflare").get_zone(filter={"name": zone}, opts=invoke).zone_id
+        return found
 
     def publish(self, component: Any, domain: Any, zone_id: Optional[Any], dkim: Any,
                 static: Sequence[DnsRecord], opts: Any) -> tuple[list[Any], list[Any]]:
@@ -145,5 +146,5 @@ class CloudflareDns(DnsProvider):
         return publish_cloudflare_records(component, domain, zone_id=zone_id, static=static, dkim=dkim, opts=opts)
 
     def record_problems(self, specs: Sequence[DnsRecord]) -> Optional[list[tuple[DnsRecord, str, str]]]:
-        return [(spec, what, message) for spec, record in zip(specs, cloudflare_records(specs))
+        return [(spec, what, message) for spec, record in zip(specs, cloudflare_records(specs), strict=True)
                 for what, message in record_problems(record)]

@@ -263,7 +263,7 @@ def send_policy_terms(policy: dict[str, Any]) -> dict[str, str]:
     """What a send policy lets its person do, in words, one entry per aspect: for telling a
     reviewer what an update changes (`describe_send_policy_change`)."""
     statements = _listed(policy.get("Statement"))
-    allow = next((s for s in statements if s.get("Effect") == "Allow"), {})
+    allow: dict[str, Any] = next((s for s in statements if s.get("Effect") == "Allow"), {})
     condition = allow.get("Condition") or {}
     denies = [s for s in statements if s.get("Effect") == "Deny"]
 

@@ -193,7 +193,8 @@ def rotation_secret_policy(readers: Iterable[str], admins: Iterable[str], functi
 
 
 def _iso(value: Any) -> Optional[str]:
-    return value.isoformat() if hasattr(value, "isoformat") else value
+    text: Optional[str] = value.isoformat() if hasattr(value, "isoformat") else value
+    return text
 
 
 def check_rotation_state(address: str, secret: str, described: Optional[dict[str, Any]],
