@@ -1,6 +1,7 @@
 # Two entry points for a fresh clone: `make plan` (offline plan) and `make test` (test suite).
 # Both build ./venv first; nothing else needs installing. `make plan` installs only the runtime
-# (requirements.txt and this package); `make test` adds the test tools and the Node linter.
+# (requirements.txt, the hash-locked runtime, and this package); `make test` adds the test tools
+# (requirements-dev.lock) and the Node linter.
 PYTHON ?= python3
 # VENV=/path/to/venv on the command line uses that venv as it is (e.g. from another clone or
 # repository holding only rosters): it is never rebuilt here, only checked.
@@ -19,12 +20,13 @@ ifeq ($(origin VENV),command line)
 $(VENV)/.runtime $(VENV)/.dev:
 	@test -x $(SES_MAIL) || { echo "VENV=$(VENV) has no bin/ses-mail: run \`make venv\` in a clone of ses-mail first" >&2; exit 1; }
 else
-# Every install is hash-locked: pip installs exactly the pinned files of requirements*.lock, each
+# Every install is hash-locked: pip installs exactly the pinned files of requirements.txt (the
+# runtime; Pulumi's own install reads the same file) and requirements-dev.lock, each
 # checked against its hash (--require-hashes, --no-deps), then this package itself, editable,
 # with the locked setuptools and nothing fetched (--no-build-isolation --no-index).
-$(VENV)/.runtime: requirements.lock pyproject.toml
+$(VENV)/.runtime: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --require-hashes --no-deps -r requirements.lock
+	$(PIP) install --require-hashes --no-deps -r requirements.txt
 	$(PIP) install --no-deps --no-build-isolation --no-index --editable .
 	touch $@
 
@@ -33,7 +35,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.lock
 	touch $@
 endif
 
-# Regenerate the locks after editing requirements.txt, requirements-dev.txt or requirements-build.txt:
+# Regenerate the locks after editing requirements.in, requirements-dev.in or requirements-build.txt:
 # uv resolves once for every platform and Python >= 3.11 (--universal) and writes every file's hash.
 # `make lock` then `make dev` (the venv follows the new lock); tests/test_supply_chain.py fails
 # while a lock disagrees with its requirements.
@@ -45,8 +47,8 @@ lock:
 else
 lock:
 	test -x $(VENV)/bin/uv || $(MAKE) dev
-	$(UV_COMPILE) requirements.txt requirements-build.txt -o requirements.lock
-	$(UV_COMPILE) requirements-dev.txt requirements-build.txt -o requirements-dev.lock
+	$(UV_COMPILE) requirements.in requirements-build.txt -o requirements.txt
+	$(UV_COMPILE) requirements-dev.in requirements-build.txt -o requirements-dev.lock
 endif
 
 plan: venv

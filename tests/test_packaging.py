@@ -168,7 +168,7 @@ def test_the_plugin_entry_point_hosts_the_component():
 
 def test_live_commands_runtime_needs_are_runtime_requirements():
     """doctor, audit and adopt read the account with boto3 and resolve with dnspython at run time."""
-    lines = (PROJECT_DIR / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    lines = (PROJECT_DIR / "requirements.in").read_text(encoding="utf-8").splitlines()
     names = {line.split("#")[0].strip().split(">")[0].split("<")[0].split("=")[0].split("[")[0].lower()
              for line in lines if line.strip() and not line.lstrip().startswith("#")}
     assert {"boto3", "dnspython"} <= names

@@ -13,8 +13,10 @@ from packaging.utils import canonicalize_name
 from tests.conftest import PROJECT_DIR
 
 WORKFLOWS = sorted((PROJECT_DIR / ".github" / "workflows").glob("*.yml"))
-LOCKS = {"requirements.lock": ["requirements.txt", "requirements-build.txt"],
-         "requirements-dev.lock": ["requirements-dev.txt", "requirements-build.txt"]}
+#: lock -> the files of ranges it resolves. The runtime's lock is requirements.txt because Pulumi's
+#: own install (pip toolchain) installs that file: its hashes make pip check every download.
+LOCKS = {"requirements.txt": ["requirements.in", "requirements-build.txt"],
+         "requirements-dev.lock": ["requirements-dev.in", "requirements-build.txt"]}
 
 
 def requirements(name: str) -> list[Requirement]:
@@ -62,7 +64,7 @@ def test_every_requirement_is_locked_with_hashes_at_a_version_it_allows(lock):
 
 def test_the_runtime_lock_is_the_dev_locks_runtime():
     """One resolution: the deploy and the tests run the same versions of what they share."""
-    runtime, dev = locked("requirements.lock"), locked("requirements-dev.lock")
+    runtime, dev = locked("requirements.txt"), locked("requirements-dev.lock")
     differ = {n: (v, dev[n][0]) for n, (v, _) in runtime.items() if n in dev and dev[n][0] != v}
     assert differ == {}, "run `make lock`: " + str(differ)
 
@@ -72,7 +74,7 @@ def test_every_install_requires_hashes():
     installs = [line.strip() for line in makefile.splitlines() if re.search(r"\$\(PIP\) install", line)]
     assert installs
     for line in installs:
-        hashed = "--require-hashes" in line and "--no-deps" in line and ".lock" in line
+        hashed = "--require-hashes" in line and "--no-deps" in line and line.endswith(tuple(LOCKS))
         local = "--no-index" in line and "--no-build-isolation" in line and "--no-deps" in line and line.endswith(" .")
         assert hashed or local, line
     assert "make test" in (PROJECT_DIR / ".ci" / "run").read_text()
@@ -82,8 +84,8 @@ def test_every_install_requires_hashes():
         for line in text.splitlines():
             if "npm " in line:
                 assert "npm ci" in line, line
-    # Pulumi's own dependency install (`pulumi install`, pip toolchain) is never what the
-    # workflows rely on: each job that runs Pulumi installs ./venv with `make venv` first.
+    # The workflows also install ./venv with `make venv` before Pulumi runs (Pulumi's own install,
+    # below, is hash-checked too).
     for path in WORKFLOWS:
         for job in yaml.safe_load(path.read_text())["jobs"].values():
             steps = job.get("steps", [])
@@ -94,7 +96,7 @@ def test_every_install_requires_hashes():
 
 
 def test_the_pulumi_cli_is_pinned_to_the_locked_sdk():
-    sdk = locked("requirements.lock")["pulumi"][0]
+    sdk = locked("requirements.txt")["pulumi"][0]
     seen = 0
     for path in WORKFLOWS:
         for job in yaml.safe_load(path.read_text())["jobs"].values():
@@ -119,3 +121,23 @@ def test_the_project_metadata_is_one_version_for_package_command_and_plugin():
     assert project["scripts"] == {"ses-mail": "ses_mail.cli:main"}
     assert "## [Unreleased]" in changelog
     assert f"## [{project['version']}]" in changelog
+
+
+def test_pulumis_own_install_is_hash_checked():
+    """`pulumi install` (and `pulumi up` on a fresh clone) installs requirements.txt into ./venv
+    with the pip toolchain. That file is the runtime lock: every line pinned with its hashes, so
+    pip runs in hash-checking mode (it does whenever any requirement has a hash) and refuses a
+    download that does not match, or a dependency the lock does not pin."""
+    project = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())
+    options = project["runtime"]["options"]
+    assert project["runtime"]["name"] == "python" and options["toolchain"] == "pip"
+    assert options["virtualenv"] == "venv"
+    text = (PROJECT_DIR / "requirements.txt").read_text(encoding="utf-8")
+    requirements = [b for b in re.split(r"\n(?=\S)", text) if b.strip() and not b.startswith("#")]
+    assert requirements and all(re.match(r"[A-Za-z0-9_.\[\],-]+==\S+", r) and "--hash=sha256:" in r
+                                for r in requirements), "requirements.txt must stay the hash lock (make lock)"
+    assert not re.search(r"^\s*(-e|--editable|-r|-c|--index-url|--extra-index-url|git\+)", text, re.M)
+    # The plugin's own install (provider/) includes the same lock and nothing else.
+    plugin = [line for line in (PROJECT_DIR / "provider" / "requirements.txt").read_text().splitlines()
+              if line.strip() and not line.startswith("#")]
+    assert plugin == ["-r ../requirements.txt"]

@@ -65,9 +65,10 @@ def test_pre_commit_hook_definition():
 
 
 def test_the_package_depends_on_exactly_the_runtime_requirements():
-    """pyproject's dependencies and requirements.txt (what `pulumi up` installs) say the same."""
+    """pyproject's dependencies and requirements.in (the ranges `make lock` pins into
+    requirements.txt, what `pulumi up` installs) say the same."""
     project = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())
-    wanted = [line.split("#")[0].strip() for line in (PROJECT_DIR / "requirements.txt").read_text().splitlines()
+    wanted = [line.split("#")[0].strip() for line in (PROJECT_DIR / "requirements.in").read_text().splitlines()
               if line.strip() and not line.startswith("#")]
     assert sorted(project["project"]["dependencies"]) == sorted(wanted)
 

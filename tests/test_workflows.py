@@ -29,7 +29,7 @@ KNOWN_VARS = {"AWS_ROLE_ARN", "AWS_PREVIEW_ROLE_ARN", "AWS_REGION", "PULUMI_ORG"
 DOCS_OF = {"live-acceptance.yml": PROJECT_DIR / "docs" / "prove.md"}
 KNOWN_SECRETS = {"GITHUB_TOKEN", "PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE"}
 
-#: zizmor (requirements-dev.txt), from the environment running the tests.
+#: zizmor (requirements-dev.in), from the environment running the tests.
 ZIZMOR = Path(sys.executable).parent / "zizmor"
 #: `uses: owner/repo[/path]@<40-hex commit> # vX.Y.Z`
 PINNED_USES = re.compile(r"uses:\s*(?P<action>[\w.-]+/[\w.-]+(?:/[\w./-]+)?)@(?P<sha>[0-9a-f]{40})"
@@ -54,7 +54,7 @@ def actionlint(*files: Path) -> subprocess.CompletedProcess:
 
 
 def zizmor(*paths: Path) -> subprocess.CompletedProcess:
-    assert ZIZMOR.exists(), f"{ZIZMOR} is missing: it is in requirements-dev.txt (`make test` installs it)"
+    assert ZIZMOR.exists(), f"{ZIZMOR} is missing: it is in requirements-dev.in (`make test` installs it)"
     # --offline: no network audits; --no-config: every suppression is an inline comment, where
     # test_every_zizmor_ignore_gives_a_reason sees it.
     return subprocess.run([str(ZIZMOR), "--offline", "--no-config", "--no-progress", "--format=json",
