@@ -10,13 +10,14 @@ PIP := $(PY) -m pip --quiet --disable-pip-version-check
 SES_MAIL := $(VENV)/bin/ses-mail
 STACK ?= dev
 
-.PHONY: plan test venv dev clean node validate diff schema lint-workflows bench lock
+.PHONY: plan test venv venv-prove dev clean node validate diff schema lint-workflows bench lock
 
 venv: $(VENV)/.runtime
 dev: $(VENV)/.dev
+venv-prove: $(VENV)/.prove
 
 ifeq ($(origin VENV),command line)
-$(VENV)/.runtime $(VENV)/.dev:
+$(VENV)/.runtime $(VENV)/.dev $(VENV)/.prove:
 	@test -x $(SES_MAIL) || { echo "VENV=$(VENV) has no bin/ses-mail: run \`make venv\` in a clone of ses-mail first" >&2; exit 1; }
 else
 # Every install is hash-locked: pip installs exactly the pinned files of requirements*.lock, each
@@ -30,6 +31,11 @@ $(VENV)/.runtime: requirements.lock pyproject.toml
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.lock
 	$(PIP) install --require-hashes --no-deps -r requirements-dev.lock
+	touch $@
+
+# The runtime with the `prove` extra (`ses-mail prove --receiver`), hash-locked as the rest.
+$(VENV)/.prove: $(VENV)/.runtime requirements-prove.lock
+	$(PIP) install --require-hashes --no-deps -r requirements-prove.lock
 	touch $@
 endif
 
@@ -47,6 +53,7 @@ lock:
 	test -x $(VENV)/bin/uv || $(MAKE) dev
 	$(UV_COMPILE) requirements.txt requirements-build.txt -o requirements.lock
 	$(UV_COMPILE) requirements-dev.txt requirements-build.txt -o requirements-dev.lock
+	$(UV_COMPILE) requirements.txt requirements-prove.txt requirements-build.txt -o requirements-prove.lock
 endif
 
 plan: venv

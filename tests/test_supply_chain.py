@@ -15,7 +15,8 @@ from tests.conftest import PROJECT_DIR
 
 WORKFLOWS = sorted((PROJECT_DIR / ".github" / "workflows").glob("*.yml"))
 LOCKS = {"requirements.lock": ["requirements.txt", "requirements-build.txt"],
-         "requirements-dev.lock": ["requirements-dev.txt", "requirements-build.txt"]}
+         "requirements-dev.lock": ["requirements-dev.txt", "requirements-build.txt"],
+         "requirements-prove.lock": ["requirements.txt", "requirements-prove.txt", "requirements-build.txt"]}
 
 
 def requirements(name: str) -> list[Requirement]:
@@ -61,9 +62,11 @@ def test_every_requirement_is_locked_with_hashes_at_a_version_it_allows(lock):
     assert header[1].strip() == "#    make lock"  # written by `make lock`, not by hand
 
 
-def test_the_runtime_lock_is_the_dev_locks_runtime():
-    """One resolution: the deploy and the tests run the same versions of what they share."""
-    runtime, dev = locked("requirements.lock"), locked("requirements-dev.lock")
+@pytest.mark.parametrize("lock", ["requirements.lock", "requirements-prove.lock"])
+def test_the_runtime_lock_is_the_dev_locks_runtime(lock):
+    """One resolution: the deploy (with or without the `prove` extra) and the tests run the same
+    versions of what they share."""
+    runtime, dev = locked(lock), locked("requirements-dev.lock")
     differ = {n: (v, dev[n][0]) for n, (v, _) in runtime.items() if n in dev and dev[n][0] != v}
     assert differ == {}, "run `make lock`: " + str(differ)
 
