@@ -455,6 +455,7 @@ def test_plan_shows_the_receiving_resources_and_each_domains_rollout_stage(tmp_p
         assert token in text, token
     assert "DMARC rollout: example.com none; other.org quarantine, testing" in text
     assert f"DMARC reports to dmarc@reports.example.com: MX reports.example.com -> 10 inbound-smtp.{REGION}" in text
+    assert "prove's receiver view: mail to ses-mail-prove@reports.example.com stored by rule ses-mail-prove-dev" in text
 
 
 def test_the_diff_names_the_new_rollout_stage(tmp_path):
