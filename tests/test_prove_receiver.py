@@ -401,3 +401,21 @@ def test_the_receiver_modules_import_no_authentication_library_until_used():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                           cwd=Path(__file__).resolve().parent.parent)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("received, ip, helo", [
+    ("from e1-25.smtp-out.eu-west-1.amazonses.com (e1-25.smtp-out.eu-west-1.amazonses.com [198.51.100.25])\r\n"
+     " by inbound-smtp.eu-west-1.amazonaws.com with SMTP id abc\r\n for x@reports.test1.com;\r\n"
+     " Mon, 02 Jun 2025 09:00:00 +0000 (UTC)", "198.51.100.25", "e1-25.smtp-out.eu-west-1.amazonses.com"),
+    ("from mx.test2.com (unknown [IPv6:2001:db8::25]) by inbound-smtp.eu-west-1.amazonaws.com with SMTP id abc",
+     "2001:db8::25", "mx.test2.com"),
+    ("by inbound-smtp.eu-west-1.amazonaws.com with SMTP id abc", None, None),
+])
+def test_the_sending_server_is_read_from_ses_s_received_header(received, ip, helo):
+    import email
+
+    message = email.message_from_string(f"Return-Path: <b@mail.test1.com>\r\nReceived: {received}\r\n"
+                                        "Received: from attacker (x [203.0.113.9])\r\n\r\nbody\r\n")
+    found = receiver.trace(message)
+    assert (found.client_ip, found.helo, found.envelope_from) == (ip, helo, "b@mail.test1.com")
+    assert found.received_by == "inbound-smtp.eu-west-1.amazonaws.com"

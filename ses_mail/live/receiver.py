@@ -213,7 +213,7 @@ def ses_verdicts(message: email.message.Message) -> SesVerdicts:
 
 # --- the receiver's judgement -----------------------------------------------------------------
 
-_RECEIVED = re.compile(r"^\s*from\s+(\S+)\s+\(([^()]*?)\[([0-9A-Fa-f.:]+)\]\)", re.S)
+_RECEIVED = re.compile(r"^\s*from\s+(\S+)\s+\(([^()]*?)\[(?:IPv6:)?([0-9A-Fa-f.:]+)\]\)", re.S)
 
 
 @dataclass
@@ -311,6 +311,7 @@ def _dkim_signatures(raw: bytes, count: int) -> list[dict[str, Any]]:
 
 def judge(raw: bytes) -> Judgement:
     """SPF, DKIM and DMARC of a message as SES stored it, judged as a receiver would."""
+    import dns.exception
     import spf
     from authheaders import dmarc_per_from
 
@@ -323,9 +324,13 @@ def judge(raw: bytes) -> Judgement:
     record: dict[str, Any] = {}
     policy_domain = None
     policy = None
+    lookup_error = None
     if from_domain:
-        _, policy_domain, _, policy, found, _ = dmarc_per_from(from_domain, policy_only=True)
-        record = dict(found or {})
+        try:
+            _, policy_domain, _, policy, found, _ = dmarc_per_from(from_domain, policy_only=True)
+            record = dict(found or {})
+        except dns.exception.DNSException as err:  # a timeout: authheaders only absorbs NXDOMAIN and NODATA
+            lookup_error = f"the DMARC record could not be looked up: {type(err).__name__}: {err}"
     aspf, adkim = record.get("aspf", "r"), record.get("adkim", "r")
 
     mail_from_domain = domain_of(path.envelope_from) or (path.helo.lower() if path.helo else None)
@@ -345,6 +350,8 @@ def judge(raw: bytes) -> Judgement:
 
     if not from_domain:
         dmarc = {"result": "fail", "reason": "the message has no single From address", "policy": None}
+    elif lookup_error:
+        dmarc = {"result": "temperror", "reason": lookup_error, "policy": None}
     elif not record:
         dmarc = {"result": "none", "reason": f"no DMARC record at _dmarc.{from_domain} nor at its organisational "
                                               "domain", "policy": None}
