@@ -11,13 +11,14 @@ PIP := $(PY) -m pip --quiet --disable-pip-version-check
 SES_MAIL := $(VENV)/bin/ses-mail
 STACK ?= dev
 
-.PHONY: plan test venv dev clean node validate diff schema lint lint-workflows bench lock
+.PHONY: plan test venv venv-prove dev clean node validate diff schema lint lint-workflows bench lock
 
 venv: $(VENV)/.runtime
 dev: $(VENV)/.dev
+venv-prove: $(VENV)/.prove
 
 ifeq ($(origin VENV),command line)
-$(VENV)/.runtime $(VENV)/.dev:
+$(VENV)/.runtime $(VENV)/.dev $(VENV)/.prove:
 	@test -x $(SES_MAIL) || { echo "VENV=$(VENV) has no bin/ses-mail: run \`make venv\` in a clone of ses-mail first" >&2; exit 1; }
 else
 # Every install is hash-locked: pip installs exactly the pinned files of requirements.txt (the
@@ -33,9 +34,15 @@ $(VENV)/.runtime: requirements.txt pyproject.toml
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.lock
 	$(PIP) install --require-hashes --no-deps -r requirements-dev.lock
 	touch $@
+
+# The runtime with the `prove` extra (`ses-mail prove --receiver`), hash-locked as the rest.
+$(VENV)/.prove: $(VENV)/.runtime requirements-prove.lock
+	$(PIP) install --require-hashes --no-deps -r requirements-prove.lock
+	touch $@
 endif
 
-# Regenerate the locks after editing requirements.in, requirements-dev.in or requirements-build.txt:
+# Regenerate the locks after editing requirements.in, requirements-dev.in, requirements-prove.in or
+# requirements-build.txt:
 # uv resolves once for every platform and Python >= 3.11 (--universal) and writes every file's hash.
 # `make lock` then `make dev` (the venv follows the new lock); tests/test_supply_chain.py fails
 # while a lock disagrees with its requirements.
@@ -49,6 +56,7 @@ lock:
 	test -x $(VENV)/bin/uv || $(MAKE) dev
 	$(UV_COMPILE) requirements.in requirements-build.txt -o requirements.txt
 	$(UV_COMPILE) requirements-dev.in requirements-build.txt -o requirements-dev.lock
+	$(UV_COMPILE) requirements.in requirements-prove.in requirements-build.txt -o requirements-prove.lock
 endif
 
 plan: venv

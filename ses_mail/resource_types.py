@@ -734,7 +734,9 @@ _ALL: tuple[ResourceType, ...] = (
         replace_on=frozenset({"name", "ruleSetName", "region"}),
         summary=_rule_summary,
         emulate=_emulate_rule,
-        consequences={"delete": "DMARC reports no longer stored: they bounce"},
+        # Two rules use it: the DMARC reports' and `ses-mail prove --receiver`'s.
+        consequences={"delete": "mail for the rule's recipients (DMARC reports, or prove's test messages) "
+                                "no longer stored: it bounces"},
         computed={"arn": None},
         import_id=lambda inputs, _: f"{inputs['ruleSetName']}:{inputs['name']}",
     ),

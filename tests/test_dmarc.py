@@ -225,6 +225,31 @@ def test_bucket_reports_are_read_read_only_under_moto(capsys, s3_factory):
         factory("s3").put_object(Bucket="reports", Key="x", Body=b"x")
 
 
+def test_a_stacks_bucket_is_read_under_the_report_rules_prefix_only(tmp_path, capsys, s3_factory):
+    """The stack's bucket also holds `ses-mail prove --receiver`'s test messages (under prove/):
+    with --stack only the report rule's dmarc/ is read, so they are never unreadable reports."""
+    writer, factory = s3_factory
+    writer.create_bucket(Bucket="reports", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    scenario = gen.forgotten_sender(END)
+    for i, (name, data) in enumerate(scenario.files.items()):
+        eml = gen.as_eml("google", scenario.domain, f"{name.split('!')[2]}-{i}", name, data,
+                         "dmarc@reports.crm.example", END)
+        writer.put_object(Bucket="reports", Key=f"dmarc/{i:04d}abcdef", Body=eml)
+    writer.put_object(Bucket="reports", Key="prove/0000prove", Body=b"From: taro@crm.example\r\n"
+                      b"To: ses-mail-prove@reports.crm.example\r\nSubject: ses-mail prove\r\n\r\nhello\r\n")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text("name: ses-mail\nruntime: python\n", encoding="utf-8")
+    (project / "Pulumi.dev.yaml").write_text("config:\n  aws:region: eu-west-1\n  ses-mail:roster: roster.yaml\n")
+    (project / "roster.yaml").write_text("domains:\n  - name: crm.example\npeople:\n  - email: ann@crm.example\n"
+                                         "reports:\n  address: dmarc@reports.crm.example\n  bucket: reports\n")
+    stack = ("--stack", "dev", "--project-dir", str(project), "--since", "0")
+    code, doc = run_json(capsys, *stack, clients=factory)
+    assert doc["findings"] == [] and doc["domains"][0]["messages"] == expected(scenario)["messages"]
+    _, everything = run_json(capsys, *stack, "--prefix", "", clients=factory)
+    assert [f["source"] for f in everything["findings"]] == ["s3://reports/prove/0000prove"]
+
+
 def test_the_command_runs_end_to_end(tmp_path):
     for make in SCENARIOS.values():
         gen.write(make(END).files, tmp_path / "reports")

@@ -29,7 +29,7 @@ reports:
   address: dmarc@reports.crm.example
   bucket: {BUCKET}
 """
-RULE_SET, RULE = "inbound", "dmarc-rule"
+RULE_SET, RULE, PROVE_RULE = "inbound", "dmarc-rule", "prove-rule"
 
 
 def published(zone_ns):
@@ -60,7 +60,9 @@ def receiving(aws, monkeypatch):
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
     arn = spec.rule_arn(REGION, ACCOUNT, RULE_SET, RULE)
-    s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(spec.bucket_policy(BUCKET, ACCOUNT, arn)))
+    prove_arn = spec.rule_arn(REGION, ACCOUNT, RULE_SET, PROVE_RULE)
+    s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(spec.bucket_policy(BUCKET, ACCOUNT, arn,
+                                                                             prove_source_arn=prove_arn)))
     s3.put_bucket_encryption(Bucket=BUCKET, ServerSideEncryptionConfiguration={
         "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
     s3.put_public_access_block(Bucket=BUCKET, PublicAccessBlockConfiguration={
@@ -70,13 +72,19 @@ def receiving(aws, monkeypatch):
     ses.create_receipt_rule(RuleSetName=RULE_SET, Rule={
         "Name": RULE, "Enabled": True, "Recipients": ["dmarc@reports.crm.example"], "ScanEnabled": True,
         "Actions": [{"S3Action": {"BucketName": BUCKET, "ObjectKeyPrefix": "dmarc/"}}]})
+    ses.create_receipt_rule(RuleSetName=RULE_SET, After=RULE, Rule={
+        "Name": PROVE_RULE, "Enabled": True, "Recipients": ["ses-mail-prove@reports.crm.example"], "ScanEnabled": True,
+        "Actions": [{"S3Action": {"BucketName": BUCKET, "ObjectKeyPrefix": "prove/"}}]})
     ses.set_active_receipt_rule_set(RuleSetName=RULE_SET)
     return rows
 
 
 def store(scenario):
-    """Reports as SES stores them: each message whole, under the rule's prefix."""
+    """Reports as SES stores them: each message whole, under the rule's prefix; and one of prove's
+    test messages, under prove's."""
     s3 = boto3.client("s3")
+    s3.put_object(Bucket=BUCKET, Key="prove/0000prove", Body=b"From: taro@crm.example\r\nTo: "
+                  b"ses-mail-prove@reports.crm.example\r\nSubject: ses-mail prove receiver\r\n\r\nhello\r\n")
     for i, (name, data) in enumerate(scenario.files.items()):
         eml = gen.as_eml("google", scenario.domain, f"{name.split('!')[2]}-{i}", name, data,
                          "dmarc@reports.crm.example", END)
@@ -114,11 +122,14 @@ def test_receiving_in_place_and_the_rollout_from_the_stored_reports(tmp_path, ca
     assert reports["mx"]["ok"] is True and reports["rule_set"]["state"] == "ours"
     assert reports["bucket"] == {"bucket": BUCKET, "exists": True, "policy_ok": True, "encryption": ["AES256"],
                                  "public_access_blocked": True}
+    assert reports["rule_set"]["prove_rule"] == PROVE_RULE
     entry = reports["rollout"]["crm.example"]
     assert entry["stage"] == "reject" and entry["recommendation"] == "none"
     assert entry["messages"] == sum(r.count for _, r in scenario.rows)
     # Everything but the rollout is healthy; reject stricter than the evidence is the one error.
-    assert {f["code"] for f in report["findings"] if f["severity"] == "error"} == {"dmarc-stricter-than-evidence"}
+    # prove's test messages under prove/ of the same bucket are not read as reports.
+    assert {f["code"] for f in report["findings"] if f["severity"] in ("error", "warning")} == \
+        {"dmarc-stricter-than-evidence"}
     assert code == 1
     assert all(op.split(":")[1].startswith(("Get", "List", "Describe")) for op in calls.made)
 
@@ -148,3 +159,21 @@ def test_no_active_rule_set_and_no_bucket(tmp_path, capsys, receiving, monkeypat
     code, report, _ = run(tmp_path, capsys, receiving, monkeypatch)
     assert {"reports-no-active-rule-set", "reports-bucket-policy-missing", "reports-bucket-public-access"} <= codes(report)
     assert report["reports"]["rule_set"]["state"] == "none"
+
+
+def test_a_missing_prove_rule_is_a_warning_and_its_policy_statement_is_expected(tmp_path, capsys, receiving,
+                                                                                  monkeypatch):
+    """An active set holding the report rule but not prove's: `prove --receiver` cannot read its
+    messages back (a warning), and the bucket policy, which names the rules of another set, is drift."""
+    ses = boto3.client("ses")  # moto has no DeleteReceiptRule: a set made without prove's rule
+    ses.create_receipt_rule_set(RuleSetName="inbound-2")
+    ses.create_receipt_rule(RuleSetName="inbound-2", Rule={
+        "Name": RULE, "Enabled": True, "Recipients": ["dmarc@reports.crm.example"], "ScanEnabled": True,
+        "Actions": [{"S3Action": {"BucketName": BUCKET, "ObjectKeyPrefix": "dmarc/"}}]})
+    ses.set_active_receipt_rule_set(RuleSetName="inbound-2")
+    code, report, _ = run(tmp_path, capsys, receiving, monkeypatch)
+    findings = {f["code"]: f for f in report["findings"]}
+    assert findings["reports-prove-rule-missing"]["severity"] == "warning"
+    assert "ses-mail-prove@reports.crm.example" in findings["reports-prove-rule-missing"]["message"]
+    assert report["reports"]["rule_set"]["prove_rule"] is None
+    assert "reports-bucket-policy-drift" in findings and code == 1

@@ -58,11 +58,18 @@ def test_the_wheel_holds_the_package_and_declares_only_runtime_dependencies(inst
         metadata = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
         entry_points = archive.read(next(n for n in names if n.endswith(".dist-info/entry_points.txt"))).decode()
     assert {n.split("/")[0] for n in names} == {"ses_mail", wheel.name.split("-py3")[0] + ".dist-info"}
-    requires = sorted(line.split(": ", 1)[1].split(";")[0].split("<")[0].split(">")[0].split("=")[0].strip()
-                      for line in metadata.splitlines() if line.startswith("Requires-Dist:"))
+    def name(line: str) -> str:
+        return line.split(": ", 1)[1].split(";")[0].split("<")[0].split(">")[0].split("=")[0].strip()
+
+    dists = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
+    requires = sorted(name(line) for line in dists if "extra ==" not in line)
+    extra = sorted(name(line) for line in dists if 'extra == "prove"' in line)
     project = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())
     assert requires == sorted(d.split("<")[0].split(">")[0].split("=")[0] for d in project["project"]["dependencies"])
     assert not {"pytest", "hypothesis", "moto", "dkimpy", "zizmor", "ruff"} & set(requires)
+    # The receiver's view's libraries only with the `prove` extra.
+    assert extra == ["authheaders", "authres", "dkimpy", "pyspf"]
+    assert "Provides-Extra: prove" in metadata
     assert "ses-mail = ses_mail.cli:main" in entry_points
 
 

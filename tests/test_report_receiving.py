@@ -99,6 +99,7 @@ def test_the_rollout_stage_reads_the_roster():
     ("dmarc@example.com", "a roster domain"),
     ("dmarc@mail.example.com", "MAIL FROM subdomain"),
     ("dmarc@reports.elsewhere.net", "not below any roster domain"),
+    ("ses-mail-prove@reports.example.com", "`ses-mail prove --receiver` sends its test messages to"),
 ])
 def test_the_reports_address_must_be_a_dedicated_subdomain(address, words):
     with pytest.raises(RosterError) as err:
@@ -157,13 +158,41 @@ def test_only_this_accounts_rule_can_write_through_the_bucket_policy():
     assert decide_service(POLICY, ses_put(tls=False)) == "ExplicitDeny"
 
 
+PROVE_ARN = spec.rule_arn(REGION, ACCOUNT, "ses-mail-dev", spec.prove_rule_name("dev"))
+WITH_PROVE = spec.bucket_policy("reports-bucket", ACCOUNT, RULE_ARN, prove_source_arn=PROVE_ARN)
+
+
+def test_the_prove_address_is_at_the_reports_subdomain_and_never_the_report_mailbox():
+    assert spec.prove_address("dmarc@reports.example.com") == "ses-mail-prove@reports.example.com"
+    assert spec.prove_rule_name("dev") == "ses-mail-prove-dev" != spec.rule_name("dev")
+    assert len(spec.prove_rule_name("s" * 80)) <= 64 and spec.PROVE_OBJECT_PREFIX != spec.DEFAULT_OBJECT_PREFIX
+
+
+def test_each_rule_writes_only_under_its_own_prefix_through_the_bucket_policy():
+    """With prove's rule, the reports rule still writes only under dmarc/ and prove's rule only
+    under prove/: neither can put anything where the other's reader looks."""
+    assert decide_service(WITH_PROVE, ses_put()) == "Allow"
+    assert decide_service(WITH_PROVE, ses_put(key="prove/m1", source_arn=PROVE_ARN)) == "Allow"
+    assert decide_service(WITH_PROVE, ses_put(key="prove/m1")) == "ImplicitDeny"  # the reports rule
+    assert decide_service(WITH_PROVE, ses_put(key="dmarc/m1", source_arn=PROVE_ARN)) == "ImplicitDeny"
+    assert decide_service(WITH_PROVE, ses_put(key="prove/m1", source_arn=PROVE_ARN, account="210987654321")) \
+        == "ImplicitDeny"
+    assert decide_service(WITH_PROVE, ses_put(key="prove/m1", source_arn=PROVE_ARN, tls=False)) == "ExplicitDeny"
+    assert decide_service(WITH_PROVE, ses_put(key="prove/m1", source_arn=PROVE_ARN, action="s3:GetObject")) \
+        == "ImplicitDeny"
+    # Without prove's rule the policy is exactly what it was.
+    assert spec.bucket_policy("reports-bucket", ACCOUNT, RULE_ARN) == POLICY
+    assert [st["Sid"] for st in POLICY["Statement"]] == ["SesWritesReports", "TlsOnly"]
+
+
 def test_no_one_else_gets_anything_from_the_bucket_policy():
     from tests.iam_eval import decide
     for principal in (f"arn:aws:iam::{ACCOUNT}:user/x", "arn:aws:iam::210987654321:role/r"):
         for action in ("s3:PutObject", "s3:GetObject", "s3:ListBucket"):
-            request = Request(action, "arn:aws:s3:::reports-bucket/dmarc/a", {"aws:SecureTransport": "true"},
-                              principal=principal)
-            assert decide([POLICY], request) == "ImplicitDeny"
+            for key in ("dmarc/a", "prove/a"):
+                request = Request(action, f"arn:aws:s3:::reports-bucket/{key}", {"aws:SecureTransport": "true"},
+                                  principal=principal)
+                assert decide([POLICY], request) == decide([WITH_PROVE], request) == "ImplicitDeny"
 
 
 # --- the component under the Pulumi mocks ----------------------------------------------------
@@ -186,7 +215,7 @@ class ReceivingMocks(AwsMocks):
         return super().call(args)
 
 
-def register(*, active=None, join=None, zone_id="Z123", region=REGION, kms=None):
+def register(*, active=None, join=None, zone_id="Z123", region=REGION, kms=None, prove=False):
     mocks = ReceivingMocks(region=region, active=active)
     install_mocks({"aws:region": region}, "dev", mocks)
     from ses_mail.components.report_receiving import ReportReceiving, ReportReceivingArgs
@@ -197,7 +226,8 @@ def register(*, active=None, join=None, zone_id="Z123", region=REGION, kms=None)
         component = ReportReceiving("dmarc-reports", ReportReceivingArgs(
             address="dmarc@reports.example.com", region=region, account_id=ACCOUNT,
             bucket_name=spec.bucket_name("dev", ACCOUNT, region), rule_set_name=spec.rule_set_name("dev"),
-            rule_name=spec.rule_name("dev"), zone_id=zone_id, join=join, kms_key_arn=kms, tags={"ses-mail:stack": "dev"}))
+            rule_name=spec.rule_name("dev"), zone_id=zone_id, join=join, kms_key_arn=kms, tags={"ses-mail:stack": "dev"},
+            prove_rule_name=spec.prove_rule_name("dev") if prove else None))
         outputs["bucket"] = component.bucket_name
         pulumi.export("bucket", component.bucket_name)
 
@@ -244,6 +274,38 @@ def test_the_component_registers_bucket_rule_set_rule_and_mx():
                                             {"aws:SourceAccount": ACCOUNT, "aws:SecureTransport": "true",
                                              "aws:SourceArn": spec.rule_arn(REGION, ACCOUNT, "ses-mail-dev", spec.rule_name("dev"))},
                                             service="ses.amazonaws.com")) == "Allow"
+
+
+def test_the_component_stores_proves_messages_by_a_rule_and_prefix_of_their_own():
+    """With `prove_rule_name`: a second rule, after the report rule in the same set, stores mail
+    for the prove address under prove/, which expires after a week; the policy lets that rule
+    write there. Without it, one rule and one lifecycle rule, as before."""
+    mocks = register(prove=True)
+    bucket_name = spec.bucket_name("dev", ACCOUNT, REGION)
+    rules = {r.inputs["name"]: r for r in by_type(mocks, "ReceiptRule")}
+    assert set(rules) == {spec.rule_name("dev"), spec.prove_rule_name("dev")}
+    prove_rule = rules[spec.prove_rule_name("dev")]
+    assert prove_rule.inputs["recipients"] == ["ses-mail-prove@reports.example.com"]
+    assert prove_rule.inputs["ruleSetName"] == "ses-mail-dev" and prove_rule.inputs["after"] == spec.rule_name("dev")
+    assert prove_rule.inputs["s3Actions"] == [{"bucketName": bucket_name, "objectKeyPrefix": "prove/", "position": 1}]
+    assert prove_rule.inputs["scanEnabled"] is True and prove_rule.inputs["enabled"] is True
+    assert rules[spec.rule_name("dev")].inputs["recipients"] == ["dmarc@reports.example.com"]
+    (life,) = by_type(mocks, "BucketLifecycleConfiguration")
+    assert {(r["filter"]["prefix"], r["expiration"]["days"]) for r in life.inputs["rules"]} == {
+        ("dmarc/", spec.DEFAULT_RETENTION_DAYS), ("prove/", spec.PROVE_RETENTION_DAYS)}
+    (policy,) = by_type(mocks, "BucketPolicy")
+    prove_arn = spec.rule_arn(REGION, ACCOUNT, "ses-mail-dev", spec.prove_rule_name("dev"))
+    document = json.loads(policy.inputs["policy"])
+    assert document == spec.bucket_policy(bucket_name, ACCOUNT, spec.rule_arn(REGION, ACCOUNT, "ses-mail-dev",
+                                                                               spec.rule_name("dev")),
+                                          prove_source_arn=prove_arn)
+    assert decide_service(document, Request("s3:PutObject", f"arn:aws:s3:::{bucket_name}/prove/m1",
+                                            {"aws:SourceAccount": ACCOUNT, "aws:SecureTransport": "true",
+                                             "aws:SourceArn": prove_arn}, service="ses.amazonaws.com")) == "Allow"
+    without = register()
+    assert len(by_type(without, "ReceiptRule")) == 1
+    assert [r["filter"]["prefix"] for r in by_type(without, "BucketLifecycleConfiguration")[0].inputs["rules"]] == \
+        ["dmarc/"]
 
 
 def test_the_component_joins_only_the_set_the_roster_names():
@@ -301,8 +363,12 @@ def test_a_stack_with_reports_registers_mx_rule_set_rule_and_a_bucket_only_its_s
     rule_arn = spec.rule_arn(REGION, ACCOUNT, "ses-mail-dev", spec.rule_name("dev"))
     (rule_set,) = by_type(mocks, "ReceiptRuleSet")
     (active,) = by_type(mocks, "ActiveReceiptRuleSet")
-    (rule,) = by_type(mocks, "ReceiptRule")
+    rule, prove_rule = by_type(mocks, "ReceiptRule")
     assert rule_set.inputs["ruleSetName"] == active.inputs["ruleSetName"] == rule.inputs["ruleSetName"] == "ses-mail-dev"
+    # prove's receiver view: its own rule in the same set, for its address at the same subdomain.
+    assert prove_rule.inputs["ruleSetName"] == "ses-mail-dev"
+    assert prove_rule.inputs["recipients"] == ["ses-mail-prove@reports.example.com"]
+    assert prove_rule.inputs["name"] == spec.prove_rule_name("dev")
     assert rule.inputs["recipients"] == ["dmarc@reports.example.com"]
     assert rule.inputs["s3Actions"][0]["bucketName"] == bucket
     records = {(r.inputs["name"], r.inputs["type"]): r.inputs["records"] for r in by_type(mocks, "route53/record:Record")}
@@ -333,6 +399,8 @@ def test_a_stack_with_reports_registers_mx_rule_set_rule_and_a_bucket_only_its_s
             "value": f"10 inbound-smtp.{REGION}.amazonaws.com"} in run.outputs["dns_records"]
     summary = run.outputs["dmarc_reports"]
     assert summary["bucket"] == bucket and summary["rule_set"] == "ses-mail-dev"
+    assert (summary["prove_address"], summary["prove_rule"]) == ("ses-mail-prove@reports.example.com",
+                                                                 spec.prove_rule_name("dev"))
     assert summary["rollout"] == {"example.com": "none", "other.org": "quarantine, testing"}
     authorizations = run.outputs["deliverability"]["dmarc_report_authorizations"]
     assert [(a["domain"], a["published_by"]) for a in authorizations] == [("other.org", "this stack")]
@@ -344,7 +412,7 @@ def test_another_active_rule_set_stops_the_stack_before_anything_is_registered(t
     assert "roster.yaml" in str(err.value)
     joined, mocks = run_stack(tmp_path, STACK_ROSTER + "  join: inbound-main\n", active="inbound-main")
     assert not by_type(mocks, "ReceiptRuleSet") and not by_type(mocks, "ActiveReceiptRuleSet")
-    assert by_type(mocks, "ReceiptRule")[0].inputs["ruleSetName"] == "inbound-main"
+    assert {r.inputs["ruleSetName"] for r in by_type(mocks, "ReceiptRule")} == {"inbound-main"}
 
 
 def test_a_region_without_receiving_stops_the_stack_before_anything_is_registered(tmp_path):
@@ -387,6 +455,7 @@ def test_plan_shows_the_receiving_resources_and_each_domains_rollout_stage(tmp_p
         assert token in text, token
     assert "DMARC rollout: example.com none; other.org quarantine, testing" in text
     assert f"DMARC reports to dmarc@reports.example.com: MX reports.example.com -> 10 inbound-smtp.{REGION}" in text
+    assert "prove's receiver view: mail to ses-mail-prove@reports.example.com stored by rule ses-mail-prove-dev" in text
 
 
 def test_the_diff_names_the_new_rollout_stage(tmp_path):

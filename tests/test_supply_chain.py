@@ -16,7 +16,8 @@ WORKFLOWS = sorted((PROJECT_DIR / ".github" / "workflows").glob("*.yml"))
 #: lock -> the files of ranges it resolves. The runtime's lock is requirements.txt because Pulumi's
 #: own install (pip toolchain) installs that file: its hashes make pip check every download.
 LOCKS = {"requirements.txt": ["requirements.in", "requirements-build.txt"],
-         "requirements-dev.lock": ["requirements-dev.in", "requirements-build.txt"]}
+         "requirements-dev.lock": ["requirements-dev.in", "requirements-build.txt"],
+         "requirements-prove.lock": ["requirements.in", "requirements-prove.in", "requirements-build.txt"]}
 
 
 def requirements(name: str) -> list[Requirement]:
@@ -62,9 +63,11 @@ def test_every_requirement_is_locked_with_hashes_at_a_version_it_allows(lock):
     assert header[1].strip() == "#    make lock"  # written by `make lock`, not by hand
 
 
-def test_the_runtime_lock_is_the_dev_locks_runtime():
-    """One resolution: the deploy and the tests run the same versions of what they share."""
-    runtime, dev = locked("requirements.txt"), locked("requirements-dev.lock")
+@pytest.mark.parametrize("lock", ["requirements.txt", "requirements-prove.lock"])
+def test_the_runtime_lock_is_the_dev_locks_runtime(lock):
+    """One resolution: the deploy (with or without the `prove` extra) and the tests run the same
+    versions of what they share."""
+    runtime, dev = locked(lock), locked("requirements-dev.lock")
     differ = {n: (v, dev[n][0]) for n, (v, _) in runtime.items() if n in dev and dev[n][0] != v}
     assert differ == {}, "run `make lock`: " + str(differ)
 

@@ -275,3 +275,39 @@ def test_children_inherit_the_components_root_alias(rosters):
                        "$aws:iam/accessKey:AccessKey::taro@test1.com-key")
     assert alias_urns(key, by_urn) == (
         "urn:pulumi:dev::ses-mail::ses-mail:index:SmtpSender$aws:iam/accessKey:AccessKey::taro@test1.com-key",)
+
+
+#: The head of main when report receiving was in the stack but prove's receiver view was not.
+RECEIVING_REVISION = "94f7f9c89192264a0d7a52bdc4cfcf22454a99e1"
+REPORTS_ROSTER = """
+    domains:
+      - name: test1.com
+      - name: test2.com
+        dns: external
+    people:
+      - email: taro@test1.com
+    reports:
+      address: dmarc@reports.test1.com
+"""
+
+
+def test_a_stack_with_reports_gains_only_the_prove_rule_and_its_storage(tmp_path_factory):
+    """prove's receiver view on a stack that receives reports: `pulumi up` creates one receipt
+    rule (prove's, storing mail for its address under prove/) and updates, in place, the bucket
+    policy (prove's rule may write under prove/) and the lifecycle (prove/ expires); nothing
+    else changes, and the only output changed is `dmarc_reports` (which names the prove address)."""
+    root = tmp_path_factory.mktemp("reports-roster")
+    path = root / "reports.yaml"
+    path.write_text(textwrap.dedent(REPORTS_ROSTER).lstrip("\n"), encoding="utf-8")
+    base_resources, base_outputs = _base_snapshot(_runs_at(RECEIVING_REVISION, tmp_path_factory,
+                                                           {"reports": path})["reports"])
+    head_resources, head_outputs = _head_snapshot(path)
+    diff = diff_stack(base_resources, head_resources, base_outputs, head_outputs)
+    changes = {(c.op, c.type, c.name): sorted({p.top for p in c.properties}) for c in diff.changes}
+    assert changes == {
+        (CREATE, "aws:ses/receiptRule:ReceiptRule", "ses-mail-dmarc-reports-prove-rule"): [],
+        (UPDATE, "aws:s3/bucketPolicy:BucketPolicy", "ses-mail-dmarc-reports-bucket-policy"): ["policy"],
+        (UPDATE, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+         "ses-mail-dmarc-reports-expiry"): ["rules"],
+    }, changes
+    assert diff.outputs_changed == ["dmarc_reports"]

@@ -73,6 +73,16 @@ def test_the_package_depends_on_exactly_the_runtime_requirements():
     assert sorted(project["project"]["dependencies"]) == sorted(wanted)
 
 
+def test_the_prove_extra_is_exactly_requirements_prove():
+    """`pip install 'ses-mail-roster[prove]'` and the hash-locked requirements-prove.lock install
+    the same libraries, which the test tools include too."""
+    project = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())
+    wanted = [line.split("#")[0].strip() for line in (PROJECT_DIR / "requirements-prove.in").read_text().splitlines()
+              if line.strip() and not line.startswith("#")]
+    assert sorted(project["project"]["optional-dependencies"]["prove"]) == sorted(wanted)
+    assert "-r requirements-prove.in" in (PROJECT_DIR / "requirements-dev.in").read_text().splitlines()
+
+
 def test_each_roster_is_measured_with_its_stacks_region_and_longest_configuration_set(tmp_path):
     """The send policy names the stack's configuration set: validate measures with the longest
     set name among the stacks using a roster, and the region of the first."""

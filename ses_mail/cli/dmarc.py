@@ -33,7 +33,9 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     where.add_argument("--bucket", metavar="B", help="an S3 bucket of reports (read-only)")
     where.add_argument("--stack", metavar="S", help="the stack whose report bucket and roster are read")
     parser.add_argument("--roster", metavar="FILE", help="take the current policies from this roster (not with --stack)")
-    parser.add_argument("--prefix", default="", help="with --bucket/--stack: only keys under this prefix")
+    parser.add_argument("--prefix", default=None,
+                        help="with --bucket/--stack: only keys under this prefix (default: all with --bucket; "
+                             "the report rule's dmarc/ with --stack, never prove's test messages)")
     parser.add_argument("--region", help="AWS region (default: the stack's, else the AWS configuration's)")
     parser.add_argument("--since", type=int, default=DEFAULT_SINCE_DAYS, metavar="DAYS",
                         help=f"only reports whose period ends in the last DAYS days, 0 for all (default {DEFAULT_SINCE_DAYS})")
@@ -80,8 +82,11 @@ def main(argv: Optional[list[str]] = None, *, clients: Any = None, now: Optional
             read = read_directory(directory)
         else:
             bucket, roster_policies, factory = _bucket_source(args, clients)
+            # A stack's bucket also holds prove's test messages (under prove/): only the report rule's prefix.
+            from ses_mail.specs.report_receiving import DEFAULT_OBJECT_PREFIX
+            prefix = args.prefix if args.prefix is not None else "" if args.bucket else DEFAULT_OBJECT_PREFIX
             from ses_mail.dmarc.bucket import read_bucket
-            read = read_bucket(factory("s3"), bucket, prefix=args.prefix,
+            read = read_bucket(factory("s3"), bucket, prefix=prefix,
                                since=now - timedelta(days=since) if since else None)
         if args.roster:
             roster_policies = _roster_policies(_load(args.roster))

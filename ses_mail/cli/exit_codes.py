@@ -74,7 +74,8 @@ STATUSES: dict[str, tuple[tuple[int, str], ...]] = {
     "prove": (
         (EXIT_OK, "every expectation holds for every tested person"),
         (EXIT_FINDINGS, "an expectation does not hold (the table names the person and the case)"),
-        (EXIT_USAGE, "bad option, no stack or roster, missing or unreadable credentials, no AWS credentials for --feedback/--from-secrets"),
+        (EXIT_USAGE, "bad option, no stack or roster, missing or unreadable credentials, no AWS credentials for "
+                     "--feedback/--from-secrets/--receiver, --receiver without the `prove` extra"),
         (EXIT_INTERRUPTED, "interrupted; the temporary queue and subscription of --feedback were deleted first"),
     ),
     "rotate": (

@@ -153,6 +153,9 @@ def _deliverability_notes(run: ProgramRun) -> list[str]:
         out.append(f"  DMARC reports to {reports['address']}: MX {reports['mx_record']['name']} -> "
                    f"{reports['mx_record']['value']}; rule {reports['rule']} in receipt rule set {reports['rule_set']}; "
                    f"stored in s3://{reports['bucket']} for {reports['retention_days']} days (read with `ses-mail dmarc --stack`)")
+        if reports.get("prove_address"):
+            out.append(f"  prove's receiver view: mail to {reports['prove_address']} stored by rule {reports['prove_rule']} "
+                       f"under s3://{reports['bucket']}/prove/ (read with `ses-mail prove --receiver`)")
     else:
         out.append("  DMARC reports: not received by this stack (roster `reports:`, docs/dmarc.md)")
     for domain, v in sorted((run.outputs.get("verification") or {}).items()):

@@ -2,14 +2,17 @@
 
     ses-mail prove (--stack S | --roster FILE [--region R]) [--person EMAIL ...]
                    [--credentials FILE | --from-secrets] [--endpoint HOST:PORT] [--ca-file PEM]
-                   [--server-name NAME] [--feedback] [--format text|json]
+                   [--server-name NAME] [--feedback] [--receiver [--resolver HOST[:PORT]]]
+                   [--format text|json]
 
-Sends only to SES's mailbox simulator. Without --feedback or --from-secrets it makes no AWS API
-call: the roster and the credentials (`pulumi stack output --show-secrets --json smtp_credentials`,
+Sends only to SES's mailbox simulator, and with --receiver one message per domain to the stack's
+own receiving address. Without --feedback, --from-secrets or --receiver it makes no AWS API call:
+the roster and the credentials (`pulumi stack output --show-secrets --json smtp_credentials`,
 `-` for standard input) are all it needs. --feedback creates a temporary SQS queue subscribed to
-the stack's feedback topic and deletes both before it exits (docs/prove.md).
+the stack's feedback topic and deletes both before it exits; --receiver reads the report bucket
+(docs/prove.md).
 Exit status: 0 every expectation holds, 1 one does not (or nothing could be tested), 2 usage,
-missing credentials, or the endpoint or AWS could not be reached.
+missing credentials or libraries, or the endpoint or AWS could not be reached.
 """
 from __future__ import annotations
 
@@ -45,11 +48,19 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--feedback", action="store_true",
                         help="also prove the feedback loop (creates and deletes a temporary SQS queue)")
     parser.add_argument("--feedback-timeout", type=float, default=None, metavar="SECONDS", help=argparse.SUPPRESS)
+    parser.add_argument("--receiver", action="store_true",
+                        help="also the receiver's view: one message per domain to the stack's receiving subdomain, "
+                             "read back from the report bucket and judged (S3 reads; the `prove` extra)")
+    parser.add_argument("--resolver", metavar="HOST[:PORT]",
+                        help="with --receiver: the DNS server its SPF, DKIM and DMARC checks ask (default: the system's)")
+    parser.add_argument("--receiver-timeout", type=float, default=None, metavar="SECONDS", help=argparse.SUPPRESS)
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--project-dir", metavar="DIR", help="the Pulumi project (default: found from the working directory)")
     args = parser.parse_args(argv)
     if not args.credentials and not args.from_secrets:
         parser.error("give --credentials FILE (or -) or --from-secrets: prove sends with each person's own credential")
+    if args.resolver and not args.receiver:
+        parser.error("--resolver goes with --receiver")
     return args
 
 
@@ -90,6 +101,7 @@ def main(argv: Optional[list[str]] = None, *, clients: Optional[ClientFactory] =
     except SystemExit as exit_:
         return int(exit_.code or 0)
     from ses_mail.live import prove
+    from ses_mail.live.receiver import MissingLibraries
     from ses_mail.live.target import TargetError, resolve_target
 
     stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
@@ -99,11 +111,13 @@ def main(argv: Optional[list[str]] = None, *, clients: Optional[ClientFactory] =
         if args.feedback and not target.configuration_set:
             raise TargetError("--feedback needs the stack's configuration set: give --stack "
                               "(and keep deliverability.configuration_set on)")
+        if args.receiver:
+            _check_receiver(target)
         everyone = prove.people_of(target.roster)
         chosen = _choose(everyone, args.person)
         factory = clients or (writer_factory(target.region) if args.feedback or args.from_secrets else None)
         credentials = _credentials(args, chosen, stdin, factory)
-    except (TargetError, ValueError, prove.CredentialsError) as err:
+    except (TargetError, ValueError, prove.CredentialsError, MissingLibraries) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
 
@@ -116,6 +130,11 @@ def main(argv: Optional[list[str]] = None, *, clients: Optional[ClientFactory] =
             report.rows += prove.prove_person(person, credential, why_not, everyone, domains, send)
         if args.feedback:
             report.feedback = _feedback(args, target, chosen, credentials, report, factory, send)
+        if args.receiver:
+            report.receiver = _receiver(args, target, chosen, credentials, report, clients, send)
+        elif target.roster.reports is not None:
+            report.receiver = {"skipped": "not asked: --receiver also sends one message per domain to the stack's "
+                                          "receiving subdomain and judges it (it reads the report bucket)"}
     except prove.EndpointError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -196,12 +215,49 @@ def _feedback(args, target, chosen, credentials, report, factory, send) -> dict[
     return result.as_dict()
 
 
+def _check_receiver(target) -> None:
+    """Before anything is sent: the libraries are there, and the bucket's name can be known."""
+    from ses_mail.live.receiver import require_libraries
+    from ses_mail.live.target import TargetError
+
+    require_libraries()
+    reports = target.roster.reports
+    if reports is not None and not reports.bucket and target.stack is None:
+        raise TargetError("--receiver reads the stack's report bucket: give --stack, or set reports.bucket")
+
+
+def _receiver(args, target, chosen, credentials, report, clients, send) -> dict[str, Any]:
+    """The receiver's view; its rows join the report's. Without `reports:` it is skipped, not failed."""
+    from ses_mail.live import receiver
+    from ses_mail.live.clients import boto3_factory
+    from ses_mail.specs.report_receiving import bucket_name
+
+    reports = target.roster.reports
+    if reports is None:
+        return {"skipped": "receiving is not set up: the roster has no `reports:` section (docs/dmarc.md), "
+                           "so the stack has no address to send to"}
+    # Read-only clients (Get/List only): the receiver's view writes nothing.
+    factory = clients or boto3_factory(target.region)
+    bucket = reports.bucket or bucket_name(target.stack, factory("sts").get_caller_identity()["Account"],
+                                           target.region)
+    timeout = receiver.DEFAULT_TIMEOUT if args.receiver_timeout is None else args.receiver_timeout
+    with receiver.using_resolver(args.resolver):
+        rows, section = receiver.prove_receiver(
+            domains=[d.name for d in target.roster.domains], chosen=chosen, rows=report.rows,
+            credentials=credentials, reports_address=reports.address, bucket=bucket, s3=factory("s3"), send=send,
+            timeout=timeout, poll_seconds=1 if timeout < 20 else 10)
+    report.rows += rows
+    return section
+
+
 def render(report, stream) -> None:
     from ses_mail.live.prove import ACCEPTED, NOT_TESTABLE
     from ses_mail.live.render import console, table
 
     out = console(stream)
-    out.print(f"ses-mail prove: region {report.region}, SMTP {report.endpoint}, recipients: SES mailbox simulator")
+    to_self = report.receiver is not None and "address" in report.receiver
+    out.print(f"ses-mail prove: region {report.region}, SMTP {report.endpoint}, recipients: SES mailbox simulator"
+              + (f" and {report.receiver['address']}" if to_self else ""))
 
     def verdict(row) -> str:
         if row.holds is None:
@@ -211,6 +267,8 @@ def render(report, stream) -> None:
     def observed(row) -> str:
         if row.observed == NOT_TESTABLE:
             return f"{NOT_TESTABLE}: {row.note}"
+        if row.domain and not row.holds:
+            return f"[bold]{row.observed}[/]: {row.note}"  # the receiver's view: why, e.g. the key not found
         return row.observed if row.observed == ACCEPTED or row.holds else f"[bold]{row.observed}[/]"
 
     out.print(table(None, ["", "PERSON", "CASE", "WHAT", "EXPECTED", "OBSERVED", "SES REPLY"],
@@ -227,11 +285,24 @@ def render(report, stream) -> None:
             out.print(f"created and deleted: {', '.join(fb['deleted']) or '-'}")
         else:
             out.print(f"[bold red]FAIL[/] {fb.get('observed')}")
+    if report.receiver is not None:
+        section = report.receiver
+        out.print()
+        if "skipped" in section:
+            out.print(f"[bold]receiver's view[/] skipped: {section['skipped']}")
+        else:
+            out.print(f"[bold]receiver's view[/]: to {section['address']}, read from "
+                      f"s3://{section['bucket']}/{section['prefix']}")
+            for domain, entry in section["domains"].items():
+                ses = entry.get("ses") or {}
+                where = entry.get("object") or entry.get("observed") or "-"
+                out.print(f"  {domain}: {where}" + (f"; SES spam {ses.get('spam_verdict') or '-'}, virus "
+                                                     f"{ses.get('virus_verdict') or '-'}" if ses else ""))
     out.print()
     untested = sum(not r.tested for r in report.rows)
     if report.failed:
         out.print(f"[bold red]{len(report.failed)} expectations do not hold[/]: "
-                  + ", ".join(f"{r.person} {r.case}" for r in report.failed))
+                  + ", ".join(r.label for r in report.failed))
     elif not report.tested:
         out.print("[bold red]nothing could be tested here[/]")
     else:

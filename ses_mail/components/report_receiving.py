@@ -1,5 +1,7 @@
 """Receiving DMARC aggregate reports: the S3 bucket, the receipt rule (and rule set) storing mail
-for the report address in it, and the MX record of the address's subdomain.
+for the report address in it, and the MX record of the address's subdomain. With
+`prove_rule_name`, a second rule stores `ses-mail prove --receiver`'s test messages, sent to
+spec.prove_address at the same subdomain, under spec.PROVE_OBJECT_PREFIX of the same bucket.
 
 A thin shell over ses_mail.specs.report_receiving: every name, value and policy comes from there.
 Standalone: `ReportReceiving(name, ReportReceivingArgs(...), opts)`; the program wires it from
@@ -48,6 +50,9 @@ class ReportReceivingArgs:
     ttl: int = 600
     partition: str = "aws"
     tags: Mapping[str, str] = field(default_factory=dict)
+    #: The receipt rule storing mail for spec.prove_address(address) under spec.PROVE_OBJECT_PREFIX
+    #: (spec.prove_rule_name of the stack), for `ses-mail prove --receiver`. Default: None (no such rule).
+    prove_rule_name: Optional[str] = None
     #: Ask the provider which rule set is active (aws.ses.get_active_receipt_rule_set) and refuse
     #: to replace another one (spec.rule_set_plan). Default: True; False only where the caller has
     #: already decided (tests, a program that asked once for several components).
@@ -75,7 +80,7 @@ def active_rule_set(region: str, opts: Optional[pulumi.InvokeOptions] = None) ->
 
 class ReportReceiving(pulumi.ComponentResource):
     """Outputs: `bucket_name`, `bucket_arn`, `rule_set_name`, `rule_name`, `mx_record` (a row:
-    name, type, value, ttl) and `address`."""
+    name, type, value, ttl) and `address`; with a prove rule, `prove_address` and `prove_rule_name`."""
 
     bucket: aws.s3.Bucket
     rule: aws.ses.ReceiptRule
@@ -110,15 +115,15 @@ class ReportReceiving(pulumi.ComponentResource):
             opts=child)
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-expiry", bucket=bucket_id, region=args.region,
-            rules=[{"id": "expire-dmarc-reports", "status": "Enabled", "filter": {"prefix": args.object_prefix},
-                    "expiration": {"days": args.retention_days},
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1}}],
+            rules=spec.expiry_rules(args.retention_days, args.object_prefix, prove=args.prove_rule_name is not None),
             opts=child)
         source_arn = spec.rule_arn(args.region, args.account_id, plan.rule_set, args.rule_name, args.partition)
+        prove_arn = (spec.rule_arn(args.region, args.account_id, plan.rule_set, args.prove_rule_name, args.partition)
+                     if args.prove_rule_name is not None else None)
         policy = aws.s3.BucketPolicy(
             f"{name}-bucket-policy", bucket=bucket_id, region=args.region,
             policy=json.dumps(spec.bucket_policy(args.bucket_name, args.account_id, source_arn, args.object_prefix,
-                                                 args.partition)),
+                                                 args.partition, prove_source_arn=prove_arn)),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[access]))
 
         depends: list[pulumi.Resource] = [policy]
@@ -132,6 +137,16 @@ class ReportReceiving(pulumi.ComponentResource):
             recipients=[args.address], enabled=True, scan_enabled=True, tls_policy="Optional",
             s3_actions=[{"bucket_name": args.bucket_name, "object_key_prefix": args.object_prefix, "position": 1}],
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends))
+        self.prove_rule: Optional[aws.ses.ReceiptRule] = None
+        if args.prove_rule_name is not None:
+            # Its own rule and prefix: `ses-mail dmarc` never reads prove's messages as reports.
+            self.prove_rule = aws.ses.ReceiptRule(
+                f"{name}-prove-rule", name=args.prove_rule_name, rule_set_name=plan.rule_set, region=args.region,
+                after=args.rule_name, recipients=[spec.prove_address(args.address)], enabled=True,
+                scan_enabled=True, tls_policy="Optional",
+                s3_actions=[{"bucket_name": args.bucket_name, "object_key_prefix": spec.PROVE_OBJECT_PREFIX,
+                             "position": 1}],
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[*depends, self.rule]))
         if plan.activate:
             aws.ses.ActiveReceiptRuleSet(f"{name}-active-rule-set", rule_set_name=plan.rule_set, region=args.region,
                                          opts=pulumi.ResourceOptions(parent=self, depends_on=[self.rule]))
@@ -147,6 +162,9 @@ class ReportReceiving(pulumi.ComponentResource):
         self.rule_name = args.rule_name
         self.mx_record = record.as_row()
         self.address = args.address
+        self.prove_address = spec.prove_address(args.address) if args.prove_rule_name is not None else None
         self.register_outputs({"bucket_name": self.bucket_name, "bucket_arn": self.bucket_arn,
                                "rule_set_name": plan.rule_set, "rule_name": args.rule_name,
-                               "mx_record": self.mx_record, "address": args.address})
+                               "mx_record": self.mx_record, "address": args.address,
+                               **({"prove_address": self.prove_address, "prove_rule_name": args.prove_rule_name}
+                                  if args.prove_rule_name is not None else {})})

@@ -272,6 +272,7 @@ def plan_reports(roster: Roster, stack_key: str, region: str, caller: Caller, zo
         rule_set_name=rule_set, rule_name=receiving_spec.rule_name(stack_key), join=reports.join,
         retention_days=reports.retention_days, kms_key_arn=reports.kms_key, ttl=parent.ttl,
         partition=caller.partition, tags={"ses-mail:stack": stack_key},
+        prove_rule_name=receiving_spec.prove_rule_name(stack_key),
         check_active_rule_set=False, active_rule_set=active)
     domains = tuple(receiving_spec.with_reports(roster.domains, reports.address))
     # The MX is one of the parent domain's records, published by its DNS provider (Route 53,
@@ -283,6 +284,7 @@ def plan_reports(roster: Roster, stack_key: str, region: str, caller: Caller, zo
 def reports_summary(plan: ReportsPlan, receiving: ReportReceiving) -> pulumi.Output[dict[str, Any]]:
     """The stack output `dmarc_reports`: where reports go and each domain's rollout stage."""
     plain = {"address": plan.args.address, "rule_set": receiving.rule_set_name, "rule": receiving.rule_name,
+             "prove_address": receiving.prove_address, "prove_rule": plan.args.prove_rule_name,
              "mx_record": receiving.mx_record, "retention_days": plan.args.retention_days,
              "rollout": {d.name: receiving_spec.rollout_stage(d.dmarc) for d in plan.roster.domains if d.managed}}
     return receiving.bucket_name.apply(lambda bucket: {**plain, "bucket": bucket})

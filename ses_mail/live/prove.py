@@ -87,6 +87,14 @@ LIVE_ASSUMPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "recipients": ("ses:Recipients holds every envelope recipient (RCPT TO: To, Cc and Bcc)", ("P1",)),
     "identity-before-policy": ("a From address at an unverified domain is refused as not verified "
                                "before any policy is consulted", ("P4",)),
+    # prove --receiver (ses_mail.live.receiver)
+    "receiver-recipient": ("SES accepts a send to the prove address at the reports subdomain of a verified "
+                           "domain, also in the sandbox (a verified domain's subdomains count as verified recipients)",
+                           ("receiver-spf", "receiver-dkim", "receiver-dmarc")),
+    "receiver-stored": ("SES receiving stores the message whole under the prove rule's prefix, its own headers on "
+                        "top: Return-Path (the envelope sender), Received (from <HELO> (<name> [<address>]) by "
+                        "inbound-smtp...), X-SES-Spam-Verdict, X-SES-Virus-Verdict, Received-SPF and "
+                        "Authentication-Results (amazonses.com)", ("receiver-spf", "receiver-dkim", "receiver-dmarc")),
 }
 
 
@@ -325,7 +333,10 @@ def build_message(envelope: Envelope, subject: str) -> bytes:
     msg["Message-ID"] = make_msgid(domain=envelope.from_address.rpartition("@")[2] or None)
     msg["MIME-Version"] = "1.0"
     msg["Content-Type"] = 'text/plain; charset="utf-8"'
-    msg.set_payload("Sent by `ses-mail prove` to the SES mailbox simulator.\r\n")
+    to_simulator = all(r.endswith("@" + SIMULATOR) for r in envelope.recipients)
+    msg.set_payload("Sent by `ses-mail prove` to the SES mailbox simulator.\r\n" if to_simulator else
+                    "Sent by `ses-mail prove --receiver` to the stack's own receiving address, to be judged as a "
+                    "receiver judges it.\r\n")
     return msg.as_bytes()
 
 
@@ -391,6 +402,13 @@ class Row:
     observed: str
     reply: str = ""
     note: str = ""
+    #: The receiver's view judges a domain (ses_mail.live.receiver): the row names it.
+    domain: str = ""
+
+    @property
+    def label(self) -> str:
+        """How a failure is named: person and case, or domain and case for the receiver's view."""
+        return f"{self.domain or self.person} {self.case}"
 
     @property
     def tested(self) -> bool:
@@ -407,6 +425,8 @@ class Report:
     endpoint: str
     rows: list[Row] = field(default_factory=list)
     feedback: Optional[dict[str, Any]] = None
+    #: prove --receiver: the receiver's view (ses_mail.live.receiver), or why it was skipped.
+    receiver: Optional[dict[str, Any]] = None
 
     @property
     def failed(self) -> list[Row]:
@@ -436,9 +456,9 @@ class Report:
 
     def as_dict(self) -> dict[str, Any]:
         return {"region": self.region, "endpoint": self.endpoint, "passed": self.passed,
-                "tested": self.tested, "failed": [f"{r.person} {r.case}" for r in self.failed],
+                "tested": self.tested, "failed": [r.label for r in self.failed],
                 "rows": [{**asdict(r), "holds": r.holds} for r in self.rows],
-                "assumptions": self.assumptions(), "feedback": self.feedback}
+                "assumptions": self.assumptions(), "feedback": self.feedback, "receiver": self.receiver}
 
 
 def prove_person(person: PersonView, credential: Optional[Credential], why_not: Optional[str],

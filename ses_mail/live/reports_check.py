@@ -71,6 +71,14 @@ def check_rule_set(target: Target, clients: ClientFactory) -> tuple[dict[str, An
         return info, [Finding("reports-rule-disabled", ERROR, subject,
                               f"the report rule {matching[0].get('Name')!r} is disabled or stores nothing",
                               "run `pulumi up`")]
+    prove = spec.prove_address(reports.address)
+    prove_rules = [r for r in rules if (key is None or r.get("Name") == spec.prove_rule_name(key))
+                   and prove in (r.get("Recipients") or [])]
+    info["prove_rule"] = prove_rules[0].get("Name") if prove_rules else None
+    if not prove_rules:
+        return info, [Finding("reports-prove-rule-missing", WARNING, prove,
+                              f"the active set {name!r} has no rule storing mail for {prove}: "
+                              "`ses-mail prove --receiver` cannot read its test messages back", "run `pulumi up`")]
     return info, []
 
 
@@ -110,7 +118,10 @@ def check_bucket(target: Target, clients: ClientFactory, bucket: str,
     key = target.stack
     set_name = rule_set.get("expected_rule_set") or rule_set.get("active_rule_set") or "?"
     rule_name = spec.rule_name(key) if key else (rule_set.get("rule") or "?")
-    expected = spec.bucket_policy(bucket, account, spec.rule_arn(target.region, account, set_name, rule_name))
+    prove_rule = spec.prove_rule_name(key) if key else rule_set.get("prove_rule")
+    prove_arn = spec.rule_arn(target.region, account, set_name, prove_rule) if prove_rule else None
+    expected = spec.bucket_policy(bucket, account, spec.rule_arn(target.region, account, set_name, rule_name),
+                                  prove_source_arn=prove_arn)
     info["policy_ok"] = policy == expected
     if policy is None:
         findings.append(Finding("reports-bucket-policy-missing", ERROR, bucket,
@@ -158,7 +169,8 @@ def rollout(target: Target, clients: ClientFactory, bucket: str, now: datetime,
     findings: list[Finding] = []
     if not readable:
         return stages, findings
-    read = read_bucket(clients("s3"), bucket, since=now - timedelta(days=RECOMMENDATION_DAYS))
+    read = read_bucket(clients("s3"), bucket, prefix=spec.DEFAULT_OBJECT_PREFIX,
+                       since=now - timedelta(days=RECOMMENDATION_DAYS))
     policies = {d.name: (d.dmarc.policy, d.dmarc.testing) for d in target.roster.domains if d.dmarc.enabled}
     window = analysis.in_window(read.reports, RECOMMENDATION_DAYS, now)
     for summary in analysis.summarise(window, roster_policies=policies):

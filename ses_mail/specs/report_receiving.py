@@ -2,6 +2,10 @@
 receiving, names, the MX record, the report bucket's policy, the `rua` every domain publishes,
 the authorisation records, and the decision about the region's one active receipt rule set.
 
+The same subdomain also receives `ses-mail prove --receiver`'s test messages at `prove_address`,
+through a rule of their own storing them under `PROVE_OBJECT_PREFIX`, apart from the reports that
+`ses-mail dmarc` reads, and kept `PROVE_RETENTION_DAYS` only.
+
 The component ses_mail.components.report_receiving turns these into resources.
 """
 from __future__ import annotations
@@ -63,6 +67,12 @@ RECEIVING_REGIONS_SOURCE = ("AWS General Reference, Amazon Simple Email Service 
 
 DEFAULT_RETENTION_DAYS = 365  # a year: every stage of a rollout, and last year's same season
 DEFAULT_OBJECT_PREFIX = "dmarc/"
+#: `ses-mail prove --receiver` sends each domain's test message to `<PROVE_LOCAL_PART>@<reports host>`;
+#: SES stores it under PROVE_OBJECT_PREFIX, where S3 deletes it after PROVE_RETENTION_DAYS (long
+#: enough to read a failed weekly run's message, short since nobody needs it after the run).
+PROVE_LOCAL_PART = "ses-mail-prove"
+PROVE_OBJECT_PREFIX = "prove/"
+PROVE_RETENTION_DAYS = 7
 MX_PRIORITY = 10
 #: SES receipt rule and rule set names: letters, digits, `.`, `_`, `-`, starting with a letter or
 #: digit, at most 64 characters (SES API Reference, ReceiptRule Name / CreateReceiptRuleSet).
@@ -119,6 +129,16 @@ def rule_name(stack: str) -> str:
     return "ses-mail-dmarc-reports-" + _slug(stack, 64 - len("ses-mail-dmarc-reports-"))
 
 
+def prove_rule_name(stack: str) -> str:
+    return "ses-mail-prove-" + _slug(stack, 64 - len("ses-mail-prove-"))
+
+
+def prove_address(reports_address: str) -> str:
+    """Where `ses-mail prove --receiver` sends: at the reports subdomain, never the report mailbox
+    itself (`ses-mail dmarc` reads that one)."""
+    return f"{PROVE_LOCAL_PART}@{domain_of(reports_address)}"
+
+
 def check_ses_name(value: str) -> str:
     if not _SES_NAME.fullmatch(value):
         raise ValueError("is not a receipt rule set name (letters, digits, '.', '_' and '-', "
@@ -132,23 +152,33 @@ def rule_arn(region: str, account_id: str, rule_set: str, rule: str, partition: 
     return f"arn:{partition}:ses:{region}:{account_id}:receipt-rule-set/{rule_set}:receipt-rule/{rule}"
 
 
+def _ses_writes(sid: str, objects: str, account_id: str, source_arn: str) -> dict[str, Any]:
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"Service": "ses.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": objects,
+        "Condition": {"StringEquals": {"aws:SourceAccount": account_id},
+                      "ArnLike": {"aws:SourceArn": source_arn}},
+    }
+
+
 def bucket_policy(bucket: str, account_id: str, source_arn: str, prefix: str = DEFAULT_OBJECT_PREFIX,
-                  partition: str = "aws") -> dict[str, Any]:
-    """Only SES, acting for this account's rule, may write, and only under `prefix`; nobody reads
-    or writes without TLS. Reading is left to IAM in the account (the bucket is never public)."""
-    objects = f"arn:{partition}:s3:::{bucket}/{prefix}*"
+                  partition: str = "aws", *, prove_source_arn: Optional[str] = None,
+                  prove_prefix: str = PROVE_OBJECT_PREFIX) -> dict[str, Any]:
+    """Only SES, acting for this account's rule, may write, and only under `prefix`; with
+    `prove_source_arn`, SES acting for that rule (prove's) may write under `prove_prefix` only;
+    nobody reads or writes without TLS. Reading is left to IAM in the account (the bucket is
+    never public)."""
+    writes = [_ses_writes("SesWritesReports", f"arn:{partition}:s3:::{bucket}/{prefix}*", account_id, source_arn)]
+    if prove_source_arn is not None:
+        writes.append(_ses_writes("SesWritesProveMessages", f"arn:{partition}:s3:::{bucket}/{prove_prefix}*",
+                                  account_id, prove_source_arn))
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "SesWritesReports",
-                "Effect": "Allow",
-                "Principal": {"Service": "ses.amazonaws.com"},
-                "Action": "s3:PutObject",
-                "Resource": objects,
-                "Condition": {"StringEquals": {"aws:SourceAccount": account_id},
-                              "ArnLike": {"aws:SourceArn": source_arn}},
-            },
+            *writes,
             {
                 "Sid": "TlsOnly",
                 "Effect": "Deny",
@@ -159,6 +189,19 @@ def bucket_policy(bucket: str, account_id: str, source_arn: str, prefix: str = D
             },
         ],
     }
+
+
+def expiry_rules(retention_days: int, prefix: str = DEFAULT_OBJECT_PREFIX, *, prove: bool = False
+                 ) -> list[dict[str, Any]]:
+    """The bucket's lifecycle rules (pulumi-aws BucketLifecycleConfiguration `rules`): reports
+    expire after `retention_days`; with `prove`, prove's messages after PROVE_RETENTION_DAYS."""
+    def rule(rule_id: str, under: str, days: int) -> dict[str, Any]:
+        return {"id": rule_id, "status": "Enabled", "filter": {"prefix": under}, "expiration": {"days": days},
+                "abort_incomplete_multipart_upload": {"days_after_initiation": 1}}
+    rules = [rule("expire-dmarc-reports", prefix, retention_days)]
+    if prove:
+        rules.append(rule("expire-prove-messages", PROVE_OBJECT_PREFIX, PROVE_RETENTION_DAYS))
+    return rules
 
 
 def kms_key_statement(account_id: str, source_arn: str) -> dict[str, Any]:
@@ -190,6 +233,9 @@ def address_problems(address: str, domains: Iterable[Any]) -> list[str]:
     host = domain_of(address)
     domains = list(domains)
     names = {d.name for d in domains}
+    if address.rpartition("@")[0].lower() == PROVE_LOCAL_PART:
+        return [f"is the address `ses-mail prove --receiver` sends its test messages to; use another local part "
+                f"such as dmarc@{host}"]
     if host in names:
         return [f"is at {host}, a roster domain: the MX record would take that domain's mail; "
                 f"use a dedicated subdomain such as dmarc@reports.{host}"]

@@ -38,9 +38,31 @@ ASSUMPTIONS about SES (each is what `prove` records as live-only in its JSON; do
   sending IAM user's name) in `mail.tags`, and the event's `mail.destination` holds the recipients.
 - A10 the texts are those of SES's documentation (SMTP response codes; sending errors); the
   Access denied text follows the IAM error message format.
+
+Receiving (`SesAccount.receiving`, for `prove --receiver`): an accepted message to a recipient of a
+rule of the active receipt rule set is handed to SES receiving, as SES's outbound servers deliver
+it to the MX `inbound-smtp.<region>.amazonaws.com`:
+- R1 outbound, SES replaces the Message-ID with `<message id@<region>.amazonses.com>`, adds a
+  Feedback-ID, and signs twice, relaxed/relaxed: d=amazonses.com with its own key, then, on top,
+  d=<From domain> with the identity's Easy DKIM key (selector: its first token); the envelope
+  sender becomes `<message id>@<custom MAIL FROM domain>` (SES's own domain without one);
+- R2 the outbound server is `Receiving.outbound_ip` / `outbound_helo` (a documentation address
+  standing in for SES's egress ranges, which the test's stand-in amazonses.com SPF record lists);
+- R3 receiving judges SPF (pyspf), every DKIM signature (dkimpy) and DMARC (authheaders) against
+  the DNS the test serves (dnspython's default resolver), and prepends, in this order: Return-Path,
+  Received (`from <helo> (<helo> [<ip>]) by inbound-smtp.<region>.amazonaws.com with SMTP id <id>
+  for <recipient>; <date>`), X-SES-Spam-Verdict and X-SES-Virus-Verdict (PASS; only with scanning
+  on), Received-SPF, Authentication-Results (`amazonses.com; spf=... (spfCheck: ...)
+  client-ip=...; envelope-from=...; helo=...; dkim=... header.i=@<d>; dmarc=... header.from=...;`)
+  and X-SES-RECEIPT: the layout of messages SES stores (AWS's receiving notification examples
+  show the same headers);
+- R4 the S3 action writes the message whole as `<prefix><id>` only when the bucket's policy
+  (evaluated by tests/iam_eval.py) lets ses.amazonaws.com PutObject there with aws:SourceAccount
+  = the account and aws:SourceArn = the rule's ARN; otherwise nothing is stored (`undelivered`).
 """
 from __future__ import annotations
 
+import base64
 import datetime
 import email
 import email.policy
@@ -142,6 +164,47 @@ class SesAccount:
     #: Every accepted message: (user name, envelope sender, recipients, request context)
     sent: list[dict[str, Any]] = field(default_factory=list)
     refused: list[dict[str, Any]] = field(default_factory=list)
+    #: SES receiving, when the account receives mail (R1-R4 above).
+    receiving: Optional["Receiving"] = None
+
+
+@dataclass
+class ReceiptRule:
+    """A rule of the active receipt rule set with its S3 action."""
+
+    name: str
+    rule_set: str
+    recipients: list[str]
+    bucket: str
+    prefix: str
+    scan: bool = True
+
+    def matches(self, recipient: str) -> bool:
+        # SES matches an address, a domain, or (leading dot) its subdomains.
+        address = recipient.lower()
+        domain = address.rpartition("@")[2]
+        return any(r.lower() in (address, domain) or (r.startswith(".") and domain.endswith(r.lower()))
+                   for r in self.recipients)
+
+
+@dataclass
+class Receiving:
+    """SES receiving of the account (rules of the active set, bucket policies), and what SES's
+    outbound side signs and sends with."""
+
+    s3: Any
+    rules: list[ReceiptRule]
+    bucket_policies: dict[str, dict[str, Any]]
+    #: From domain -> custom MAIL FROM domain
+    mail_from: dict[str, str]
+    #: From domain -> (selector, private key PEM) of its Easy DKIM signature
+    dkim_keys: dict[str, tuple[str, bytes]]
+    #: SES's own d=amazonses.com signature
+    amazonses_key: tuple[str, bytes]
+    outbound_ip: str = "198.51.100.25"
+    outbound_helo: str = "e1-25.smtp-out.eu-west-1.amazonses.com"
+    stored: list[dict[str, Any]] = field(default_factory=list)
+    undelivered: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _iam_backend(account_id: str):
@@ -217,6 +280,12 @@ class SesHandler:
         if set_name:
             self._publish(set_name, user_name, message_id, from_address, str(message["From"]),
                           list(envelope.rcpt_tos), session.peer[0], domain)
+        if self.account.receiving is not None:
+            for recipient in envelope.rcpt_tos:
+                rule = next((r for r in self.account.receiving.rules if r.matches(recipient)), None)
+                if rule is not None:
+                    deliver(self.account, rule, envelope.original_content or envelope.content, message_id,
+                            domain, recipient)
         return f"250 Ok {message_id}"
 
     def _refuse(self, user: str, reply: str, context: Optional[dict[str, Any]] = None) -> str:
@@ -265,6 +334,95 @@ class SesHandler:
                 "tags": {"ses:configuration-set": [set_name], "ses:caller-identity": [user],
                          "ses:from-domain": [domain], "ses:source-ip": [source_ip]}}}
             self.sns.publish(TopicArn=topic, Message=json.dumps(event))
+
+
+#: What SES's signatures cover (the exact h= is SES's choice; nothing here depends on it).
+SIGNED_HEADERS = [b"from", b"to", b"cc", b"subject", b"mime-version", b"content-type",
+                  b"content-transfer-encoding", b"message-id", b"date", b"feedback-id"]
+
+
+def outbound(account: SesAccount, raw: bytes, message_id: str, domain: str) -> tuple[bytes, str]:
+    """R1: the message as SES sends it, and its envelope sender."""
+    import dkim
+
+    receiving = account.receiving
+    assert receiving is not None
+    message = email.message_from_bytes(raw, policy=email.policy.compat32)
+    del message["Message-ID"]
+    message["Message-ID"] = f"<{message_id}@{account.region}.amazonses.com>"
+    message["Feedback-ID"] = f"::1.{account.region}.{uuid.uuid4().hex}=:AmazonSES"
+    text = message.as_bytes(policy=email.policy.compat32.clone(linesep="\r\n"))
+    selector, key = receiving.amazonses_key
+    text = dkim.sign(text, selector.encode(), b"amazonses.com", key, canonicalize=(b"relaxed", b"relaxed"),
+                     include_headers=SIGNED_HEADERS) + text
+    if domain in receiving.dkim_keys:
+        selector, key = receiving.dkim_keys[domain]
+        text = dkim.sign(text, selector.encode(), domain.encode(), key, canonicalize=(b"relaxed", b"relaxed"),
+                         include_headers=SIGNED_HEADERS) + text
+    envelope_domain = receiving.mail_from.get(domain) or f"{account.region}.amazonses.com"
+    return text, f"{message_id}@{envelope_domain}"
+
+
+def inbound_headers(account: SesAccount, rule: ReceiptRule, text: bytes, envelope_from: str, recipient: str,
+                    inbound_id: str) -> bytes:
+    """R3: what SES receiving prepends, its verdicts judged by the libraries against the test DNS."""
+    import authheaders
+    import dkim
+    import spf
+    from authres import DKIMAuthenticationResult, SPFAuthenticationResult
+
+    receiving = account.receiving
+    assert receiving is not None
+    ip, helo = receiving.outbound_ip, receiving.outbound_helo
+    result, explanation = spf.check2(i=ip, s=envelope_from, h=helo)
+    spf_clause = f"{result} (spfCheck: {explanation}) client-ip={ip}; envelope-from={envelope_from}; helo={helo};"
+    message = email.message_from_bytes(text, policy=email.policy.compat32)
+    dkim_clauses, aligned_dkim = [], None
+    from_domain = message["From"].rpartition("@")[2].strip(" >").lower()
+    for idx in range(len(message.get_all("DKIM-Signature") or [])):
+        verifier = dkim.DKIM(text, logger=logging.getLogger("ses-smtp.dkim"))
+        try:
+            ok = verifier.verify(idx=idx)
+        except dkim.DKIMException:
+            ok = False
+        d = verifier.signature_fields.get(b"d", b"").decode()
+        dkim_clauses.append(f"dkim={'pass' if ok else 'fail'} header.i=@{d};")
+        if d == from_domain:
+            aligned_dkim = DKIMAuthenticationResult(result="pass" if ok else "fail", header_d=d)
+    dmarc = authheaders.check_dmarc(text, spf_result=SPFAuthenticationResult(result=result, smtp_mailfrom=envelope_from),
+                                    dkim_result=aligned_dkim)
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%a, %d %b %Y %H:%M:%S +0000")
+    lines = [f"Return-Path: <{envelope_from}>",
+             f"Received: from {helo} ({helo} [{ip}])\r\n by inbound-smtp.{account.region}.amazonaws.com with SMTP id "
+             f"{inbound_id}\r\n for {recipient};\r\n {now} (UTC)"]
+    if rule.scan:
+        lines += ["X-SES-Spam-Verdict: PASS", "X-SES-Virus-Verdict: PASS"]
+    lines += [f"Received-SPF: {spf_clause}",
+              "Authentication-Results: amazonses.com;\r\n spf=" + spf_clause + "".join(
+                  f"\r\n {c}" for c in dkim_clauses) + f"\r\n dmarc={dmarc.result} header.from={from_domain};",
+              f"X-SES-RECEIPT: {base64.b64encode(uuid.uuid4().bytes * 4).decode()}"]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def deliver(account: SesAccount, rule: ReceiptRule, raw: bytes, message_id: str, domain: str, recipient: str) -> None:
+    """SES sends the accepted message to its receiving side, which stores it by the rule's S3 action (R4)."""
+    receiving = account.receiving
+    assert receiving is not None
+    text, envelope_from = outbound(account, raw, message_id, domain)
+    inbound_id = uuid.uuid4().hex + uuid.uuid4().hex[:8]
+    key = f"{rule.prefix}{inbound_id}"
+    rule_arn = (f"arn:aws:ses:{account.region}:{account.account_id}:receipt-rule-set/{rule.rule_set}"
+                f":receipt-rule/{rule.name}")
+    put = Request("s3:PutObject", f"arn:aws:s3:::{rule.bucket}/{key}",
+                  {"aws:SourceAccount": account.account_id, "aws:SourceArn": rule_arn, "aws:SecureTransport": "true"},
+                  service="ses.amazonaws.com")
+    policy = receiving.bucket_policies.get(rule.bucket) or {"Statement": []}
+    if decide_service(policy, put) != "Allow":
+        receiving.undelivered.append({"recipient": recipient, "rule": rule.name, "key": key})
+        return
+    body = inbound_headers(account, rule, text, envelope_from, recipient, inbound_id) + text
+    receiving.s3.put_object(Bucket=rule.bucket, Key=key, Body=body)
+    receiving.stored.append({"recipient": recipient, "rule": rule.name, "key": key, "envelope_from": envelope_from})
 
 
 def _free_port() -> int:
