@@ -115,7 +115,9 @@ class ReportReceiving(pulumi.ComponentResource):
             opts=child)
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-expiry", bucket=bucket_id, region=args.region,
-            rules=spec.expiry_rules(args.retention_days, args.object_prefix, prove=args.prove_rule_name is not None),
+            # Plain dicts from the pure spec, where the SDK's annotation wants its ArgsDict TypedDicts.
+            rules=spec.expiry_rules(args.retention_days, args.object_prefix,  # type: ignore[arg-type]
+                                    prove=args.prove_rule_name is not None),
             opts=child)
         source_arn = spec.rule_arn(args.region, args.account_id, plan.rule_set, args.rule_name, args.partition)
         prove_arn = (spec.rule_arn(args.region, args.account_id, plan.rule_set, args.prove_rule_name, args.partition)

@@ -101,7 +101,9 @@ _PARAM = re.compile(r"([A-Za-z][A-Za-z0-9_.-]*)=([^;\s]+)")
 
 def _split(value: str, sep: str = ";") -> list[str]:
     """`value` split at `sep` outside (comments) and "quoted strings"."""
-    parts, depth, quoted, current = [], 0, False, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth, quoted = 0, False
     escaped = False
     for ch in value:
         if escaped:
