@@ -138,7 +138,15 @@ people:
     status: suspended
 """)
     policy = json.loads(program.named("taro@test1.com-send-policy").inputs["policy"])
-    assert [s["Effect"] for s in policy["Statement"]] == ["Allow"]
+    active = run("""
+domains:
+  - name: test1.com
+people:
+  - email: taro@test1.com
+""")
+    # The same policy as when active (no suspension Deny): the Inactive key is what suspends.
+    assert policy == json.loads(active.named("taro@test1.com-send-policy").inputs["policy"])
+    assert "SuspendedNothingAllowed" not in {s.get("Sid") for s in policy["Statement"]}
     assert program.named("taro@test1.com-key").inputs["status"] == "Inactive"
 
 
