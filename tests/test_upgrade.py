@@ -277,8 +277,9 @@ def test_children_inherit_the_components_root_alias(rosters):
         "urn:pulumi:dev::ses-mail::ses-mail:index:SmtpSender$aws:iam/accessKey:AccessKey::taro@test1.com-key",)
 
 
-#: The head of main when report receiving was in the stack but prove's receiver view was not.
-RECEIVING_REVISION = "94f7f9c89192264a0d7a52bdc4cfcf22454a99e1"
+#: The last commit of main with report receiving in the stack but not prove's receiver view
+#: (never released: this proves the receiver view only adds to a receiving stack).
+RECEIVING_REVISION = "5681c3f2cfd93a0c5e7e86810b1621a1630c28bb"
 REPORTS_ROSTER = """
     domains:
       - name: test1.com
