@@ -53,7 +53,9 @@ class SesMailArgs(TypedDict):
     iam_path: NotRequired[str]
     """IAM path of the SMTP users. Default: /ses-smtp/."""
     permissions_boundary: NotRequired[str]
-    """Managed policy ARN set as every SMTP user's permissions boundary. Default: none."""
+    """Every SMTP user's permissions boundary: a managed policy ARN, or "none". Default: the account's /ses-mail-boundary/ses-smtp-boundary."""
+    rotation_permissions_boundary: NotRequired[str]
+    """The rotation role's permissions boundary: a policy ARN, or "none". Default: the account's /ses-mail-boundary/ses-mail-rotation-boundary."""
     secrets_kms_key: NotRequired[str]
     """KMS key for the Secrets Manager secrets (delivery secrets_manager). Default: the account's aws/secretsmanager key."""
     secret_admins: NotRequired[list[str]]
@@ -356,7 +358,7 @@ class SesMail(pulumi.ComponentResource):
         self._people: dict[str, SmtpSender] = {
             p.email: SmtpSender(p.email, {
                 "person": p, "region": region, "identity_arn": identity_arns[p.domain], "settings": roster.settings(p),
-                "iam_path": settings.iam_path, "permissions_boundary": settings.permissions_boundary,
+                "iam_path": settings.iam_path, "permissions_boundary": settings.smtp_boundary(caller.account_id, caller.partition),
                 "secrets": secrets, **sender_options}, opts=child())
             for p in roster.people
         }
@@ -440,7 +442,8 @@ class SesMail(pulumi.ComponentResource):
         rotation = CredentialRotation(f"{name}-smtp-rotation", CredentialRotationArgs(
             region=region, secret_admins=secrets.admins, iam_path=settings.iam_path,
             grace_hours=roster.defaults.grace_hours, rotation_days=roster.defaults.rotation_days,
-            kms_key=settings.secrets_kms_key, account_id=caller.account_id, partition=caller.partition),
+            kms_key=settings.secrets_kms_key, account_id=caller.account_id, partition=caller.partition,
+            permissions_boundary=settings.rotation_boundary(caller.account_id, caller.partition)),
             opts=pulumi.ResourceOptions(parent=self))
         self.rotation = rotation
         return replace(secrets, rotation=rotation)
