@@ -446,7 +446,7 @@ NOT_ROTATED = "the stack's credentials are no longer rotated (the current passwo
 # --- the table ---------------------------------------------------------------------------------
 # `replace_on` checked against the provider source; notes where it is not obvious.
 
-_ALL = (
+_ALL: tuple[ResourceType, ...] = (
     ResourceType(
         IDENTITY,
         # DKIM signing attributes and the configuration set update in place.

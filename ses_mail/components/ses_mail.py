@@ -314,6 +314,7 @@ class SesMail(pulumi.ComponentResource):
         # bound by a few characters: ses_mail.roster.limit_checks), so the roster is read once.
         set_key = settings.configuration_set_key
         set_name = settings.configuration_set_name
+        assert set_key is not None and set_name is not None  # from_args names the stack
         roster_path = Path(settings.roster)
         roster = read_roster(roster_path, Deployment(region=region, admins=settings.secret_admins or None,
                                                               configuration_set=set_name))

@@ -75,10 +75,10 @@ class SmtpSender(pulumi.ComponentResource):
 
     user: aws.iam.User
     policy: aws.iam.UserPolicy
-    access_key: aws.iam.AccessKey
+    access_key: Optional[aws.iam.AccessKey]
     access_keys: dict[int, aws.iam.AccessKey]
     secret: Optional[aws.secretsmanager.Secret]
-    username: pulumi.Output[str]
+    username: Optional[pulumi.Output[str]]
     password: pulumi.Output[Any]
     credential_tree: dict[str, Any]
     status_tree: dict[str, Any]
@@ -195,9 +195,10 @@ class SmtpSender(pulumi.ComponentResource):
         Wrapped explicitly: the secret must stay secret even where the engine does not honour the
         provider's own secret markings (as under mocks). `apply` keeps the secretness of what it
         maps, known or not, so the password needs no wrapper of its own."""
-        region = self.region
+        region, key = self.region, self.access_key
+        assert key is not None, "only modes that issue keys derive a password"
         # The SDK's Input[U] union makes mypy infer U as Never for an Output[str] argument.
-        return pulumi.Output.secret(self.access_key.secret).apply(lambda secret: smtp_password(secret, region))  # type: ignore[arg-type]
+        return pulumi.Output.secret(key.secret).apply(lambda secret: smtp_password(secret, region))  # type: ignore[arg-type]
 
     @staticmethod
     def no_password() -> pulumi.Output[Any]:

@@ -153,7 +153,8 @@ def rollout(target: Target, clients: ClientFactory, bucket: str, now: datetime,
     from ses_mail.dmarc import analysis
     from ses_mail.dmarc.bucket import read_bucket
 
-    stages = {d.name: {"stage": spec.rollout_stage(d.dmarc)} for d in target.roster.domains if d.managed}
+    stages: dict[str, dict[str, Any]] = {d.name: {"stage": spec.rollout_stage(d.dmarc)}
+                                         for d in target.roster.domains if d.managed}
     findings: list[Finding] = []
     if not readable:
         return stages, findings

@@ -26,20 +26,28 @@ class Dmarc(_Copyable, Protocol):
 
     @property
     def enabled(self) -> bool: ...
-    policy: str
-    testing: bool
-    rua: Sequence[str]
+    @property
+    def policy(self) -> str: ...
+    @property
+    def testing(self) -> bool: ...
+    @property
+    def rua(self) -> Sequence[str]: ...
 
 
 class Domain(_Copyable, Protocol):
     """What receiving reads of a roster domain (ses_mail.roster.model.Domain has it)."""
 
-    name: str
-    ttl: int
-    dmarc: Dmarc
-
+    @property
+    def name(self) -> str: ...
+    @property
+    def ttl(self) -> int: ...
+    @property
+    def dmarc(self) -> Dmarc: ...
     @property
     def managed(self) -> bool: ...
+
+
+_Domain = TypeVar("_Domain", bound=Domain)
 
 #: Regions where SES receives mail, and their inbound endpoints. Source: AWS General Reference,
 #: "Amazon Simple Email Service endpoints and quotas", table "Email receiving endpoints"
@@ -216,7 +224,7 @@ def with_report_address(dmarc: Dmarc, address: str) -> Dmarc:
     return dmarc.model_copy(update={"rua": (*dmarc.rua, address)})
 
 
-def with_reports(domains: Iterable[Domain], address: str) -> list[Domain]:
+def with_reports(domains: Iterable[_Domain], address: str) -> list[_Domain]:
     """Every domain of the stack publishing `address` in its rua (`existing: reference` ones are
     managed elsewhere and left as they are)."""
     return [d if not d.managed

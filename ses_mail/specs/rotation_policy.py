@@ -199,7 +199,9 @@ def rotation_secret_policy(readers: Iterable[str], admins: Iterable[str], functi
 
 
 def _iso(value: Any) -> Optional[str]:
-    return value.isoformat() if hasattr(value, "isoformat") else value
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    return None if value is None else str(value)
 
 
 def check_rotation_state(address: str, secret: str, described: Optional[dict[str, Any]],
