@@ -22,7 +22,8 @@ from types import SimpleNamespace
 import pytest
 
 from ses_mail.project import Project
-from ses_mail.review.changes import CREATE, DELETE, REPLACE, UPDATE, Secret, alias_urns, diff_stack, resources, scrub
+from ses_mail.review.changes import (_ABSENT as UNSET, CREATE, DELETE, REPLACE, UPDATE, Secret, alias_urns, diff_stack,
+                                     resources, scrub)
 from ses_mail.review.engine import run_program
 from tests.conftest import EXAMPLE_ROSTER, PROJECT_DIR
 from tests.credential_helpers import READER
@@ -155,8 +156,8 @@ def _base_snapshot(run: dict):
     return resources(items), outputs
 
 
-def _head_snapshot(roster: Path):
-    run = run_program(project=Project(PROJECT_DIR), stack="dev", roster=roster, stack_config=CONFIG)
+def _head_snapshot(roster: Path, config: dict[str, str] | None = None):
+    run = run_program(project=Project(PROJECT_DIR), stack="dev", roster=roster, stack_config={**CONFIG, **(config or {})})
     items = [(r.type, r.name, r.inputs, run.options[(r.type, r.name)]) for r in run.registrations]
     # Through JSON as the base went, so both sides hold the same plain types.
     outputs = json.loads(json.dumps(run.outputs, default=str))
@@ -179,10 +180,12 @@ def test_upgrading_to_the_component_changes_no_cloud_resource(base_runs, rosters
     assert all(c.type == "ses-mail:index:SesMail" or c.group.kind == "deliverability" for c in created), [
         (c.type, c.name, c.group) for c in created]
     # In-place updates, each only of the property its feature changes: identities gain the
-    # stack's configuration set, send policies allow it (issue 10), and secret policies' exemption
-    # became ArnNotLike for the /ses-mail-admin/ patterns (issue 7).
+    # stack's configuration set, send policies allow it (issue 10), secret policies' exemption
+    # became ArnNotLike for the /ses-mail-admin/ patterns (issue 7), and users gain the default
+    # permissions boundary (issue 19).
     allowed = {"aws:secretsmanager/secretPolicy:SecretPolicy": {"policy"},
                "aws:iam/userPolicy:UserPolicy": {"policy"},
+               "aws:iam/user:User": {"permissionsBoundary"},
                "aws:sesv2/emailIdentity:EmailIdentity": {"configurationSetName"}}
     for change in diff.changes:
         if change.op == UPDATE:
@@ -196,13 +199,27 @@ def test_upgrading_to_the_component_changes_no_cloud_resource(base_runs, rosters
 @pytest.mark.parametrize("name", sorted(ROSTERS))
 def test_upgrading_from_0_3_0_changes_nothing(release_runs, rosters, name):
     """The restructuring (stack settings, mode strategies, component arguments) kept every
-    resource, URN, input and output of release 0.3.0: `pulumi up` would show no change at all."""
+    resource, URN, input and output of release 0.3.0. The one change `pulumi up` shows is the
+    default permissions boundary (issue 19): each SMTP user gains `permissionsBoundary`, the
+    account's /ses-mail-boundary/ses-smtp-boundary, as an in-place update
+    (PutUserPermissionsBoundary). Nothing is created, replaced or deleted, and no other resource
+    or property changes; with `ses-mail:permissionsBoundary: none` nothing changes at all."""
     base_resources, base_outputs = _base_snapshot(release_runs[name])
     head_resources, head_outputs = _head_snapshot(rosters[name])
     diff = diff_stack(base_resources, head_resources, base_outputs, head_outputs)
-    assert [(c.op, c.type, c.name) for c in diff.changes] == []
+    assert diff.count(CREATE) == diff.count(REPLACE) == diff.count(DELETE) == 0, [
+        (c.op, c.type, c.name) for c in diff.changes]
+    users = {r.name for r in base_resources if r.type == "aws:iam/user:User"}
+    assert users and {c.name for c in diff.changes} == users
+    for change in diff.changes:
+        assert (change.op, change.type) == (UPDATE, "aws:iam/user:User"), (change.op, change.type, change.name)
+        assert [(p.path, p.before, p.after, p.forces_replace) for p in change.properties] == [
+            ("permissionsBoundary", UNSET, "arn:aws:iam::123456789012:policy/ses-mail-boundary/ses-smtp-boundary", False)]
     assert diff.outputs_changed == []
-    assert diff.unchanged == sum(1 for r in base_resources if r.custom) > 0
+    assert diff.unchanged + len(users) == sum(1 for r in base_resources if r.custom) > 0
+    # Opting out keeps the stack exactly as 0.3.0 left it.
+    opted_out, _ = _head_snapshot(rosters[name], {"ses-mail:permissionsBoundary": "none"})
+    assert diff_stack(base_resources, opted_out, base_outputs, head_outputs).changes == []
     # Same URNs, not only aliases: nothing was reparented or renamed.
     assert sorted(r.urn for r in head_resources) == sorted(r.urn for r in base_resources)
 
