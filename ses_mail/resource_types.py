@@ -438,6 +438,14 @@ def _rule_summary(inputs: Inputs) -> str:
             f"scan={inputs.get('scanEnabled')} tls={inputs.get('tlsPolicy')}")
 
 
+def boundary_label(arn: Any) -> str:
+    """A permissions boundary as the plan shows it: the policy's path and name, or NONE."""
+    if not arn:
+        return "NONE"
+    text = str(arn)
+    return text.split(":policy", 1)[1] if ":policy" in text else text
+
+
 # --- in-account rotation: the function, its role, logs and invoke permission, the schedules -----
 
 FUNCTION = "aws:lambda/function:Function"
@@ -552,7 +560,7 @@ _ALL: tuple[ResourceType, ...] = (
         USER,
         # Nothing: `name` and `path` change through UpdateUser (a rename).
         replace_on=frozenset(),
-        summary=lambda i: f"name={i['name']} path={i.get('path')}",
+        summary=lambda i: f"name={i['name']} path={i.get('path')} boundary={boundary_label(i.get('permissionsBoundary'))}",
         emulate=_emulate_user,
         consequences={"delete": "IAM user deleted with all its keys",
                       "replace": "IAM user recreated; its keys are deleted"},
@@ -770,7 +778,8 @@ _ALL = _ALL + (
         ROLE,
         # Its trust policy and description update in place.
         replace_on=frozenset({"name", "namePrefix", "path"}),
-        summary=lambda i: f"name={i['name']} (assumed by Lambda only)",
+        summary=lambda i: (f"name={i['name']} path={i.get('path')} boundary={boundary_label(i.get('permissionsBoundary'))} "
+                           "(assumed by Lambda only)"),
         emulate=_emulate_role,
         consequences={"delete": "rotation function's role deleted: rotations fail until it exists again",
                       "replace": "rotation function's role recreated: the secrets' policies name its new ARN"},

@@ -22,6 +22,7 @@ from ses_mail.project import DEFAULT_ROSTER, NAMESPACE
 from ses_mail.roster.identifiers import is_aws_region
 from ses_mail.roster.restrictions import (normalize_iam_path, normalize_kms_key, normalize_policy_arn,
                                           normalize_principal_arn)
+from ses_mail.specs import boundary as boundaries
 from ses_mail.specs import deliverability as spec
 from ses_mail.specs.naming import IAM_USER_PATH
 
@@ -59,6 +60,17 @@ def _region(value: str) -> str:
     return value
 
 
+def _boundary(value: str) -> str:
+    """A managed policy ARN, or `none` (no boundary); unset is the conventional one (specs.boundary)."""
+    if boundaries.is_opt_out(value):
+        return boundaries.NO_BOUNDARY
+    try:
+        return normalize_policy_arn(value)
+    except ValueError:
+        raise ValueError(f"is not a managed policy ARN (such as arn:aws:iam::123456789012:policy"
+                         f"{boundaries.BOUNDARY_PATH}{boundaries.SMTP_BOUNDARY}) or `{boundaries.NO_BOUNDARY}`") from None
+
+
 def _rate(pause: float) -> Callable[[str], float]:
     return lambda value: spec.parse_rate(str(value), pause_level=pause)
 
@@ -84,7 +96,8 @@ KEYS: tuple[Key, ...] = (
     Key("roster", "roster", str.strip, DEFAULT_ROSTER),
     Key("region", "region", _region),
     Key("iamPath", "iam_path", normalize_iam_path, IAM_USER_PATH),
-    Key("permissionsBoundary", "permissions_boundary", normalize_policy_arn),
+    Key("permissionsBoundary", "permissions_boundary", _boundary),
+    Key("rotationPermissionsBoundary", "rotation_permissions_boundary", _boundary),
     Key("secretsKmsKey", "secrets_kms_key", normalize_kms_key),
     Key("secretAdmins", "secret_admins", normalize_principal_arn, (), is_list=True),
     Key("bounceRateAlarm", "bounce_rate_alarm", _rate(spec.BOUNCE_PAUSE), spec.DEFAULT_BOUNCE_ALARM),
@@ -111,7 +124,11 @@ class StackSettings:
     #: `ses-mail:region`, else `aws:region`; None when neither is set (the provider's region then).
     region: Optional[str] = None
     iam_path: str = IAM_USER_PATH
+    #: The SMTP users' boundary: None (unset) is the account's conventional `ses-smtp-boundary`,
+    #: `none` is no boundary, else a policy ARN; `smtp_boundary()` resolves it.
     permissions_boundary: Optional[str] = None
+    #: The rotation function's role's boundary, the same way (`ses-mail-rotation-boundary`).
+    rotation_permissions_boundary: Optional[str] = None
     secrets_kms_key: Optional[str] = None
     secret_admins: tuple[str, ...] = ()
     bounce_rate_alarm: float = spec.DEFAULT_BOUNCE_ALARM
@@ -124,6 +141,15 @@ class StackSettings:
     def configuration_set_name(self) -> Optional[str]:
         """The stack's SES configuration set name (when the roster does not turn it off)."""
         return None if self.configuration_set_key is None else spec.configuration_set_name(self.configuration_set_key)
+
+    def smtp_boundary(self, account_id: str, partition: str = "aws") -> Optional[str]:
+        """The SMTP users' boundary ARN in this account, or None when the stack says `none`."""
+        return boundaries.resolve_boundary(self.permissions_boundary, account_id, partition, boundaries.SMTP_BOUNDARY)
+
+    def rotation_boundary(self, account_id: str, partition: str = "aws") -> Optional[str]:
+        """The rotation role's boundary ARN in this account, or None when the stack says `none`."""
+        return boundaries.resolve_boundary(self.rotation_permissions_boundary, account_id, partition,
+                                           boundaries.ROTATION_BOUNDARY)
 
     def as_args(self) -> dict[str, Any]:
         """The `SesMailArgs` giving these settings (defaults left out, as a user would write them)."""

@@ -190,8 +190,13 @@ BOUNDARY = "arn:aws:iam::123456789012:policy/ses-smtp-boundary"
 
 
 def test_users_live_under_their_path_and_get_the_boundary(run):
+    """By default the account's conventional boundary (the caller's account and partition);
+    `none` opts out; an ARN is set as given."""
     plain = run(roster("  - email: taro@test1.com\n")).named("taro@test1.com-user").inputs
-    assert plain["path"] == "/ses-smtp/" and "permissionsBoundary" not in plain
+    assert plain["path"] == "/ses-smtp/"
+    assert plain["permissionsBoundary"] == "arn:aws:iam::123456789012:policy/ses-mail-boundary/ses-smtp-boundary"
+    off = run(roster("  - email: taro@test1.com\n"), config={"ses-mail:permissionsBoundary": "none"})
+    assert "permissionsBoundary" not in off.named("taro@test1.com-user").inputs
     bounded = run(roster("  - email: taro@test1.com\n"),
                   config={"ses-mail:permissionsBoundary": BOUNDARY, "ses-mail:iamPath": "/mail/smtp/"})
     user = bounded.named("taro@test1.com-user")

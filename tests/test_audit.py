@@ -81,16 +81,27 @@ def roster_file(tmp_path, text: str = ROSTER) -> Path:
     return path
 
 
+#: What `pulumi up` sets on every SMTP user by default (ses_mail.specs.boundary).
+CONVENTIONAL = f"arn:aws:iam::{ACCOUNT}:policy/ses-mail-boundary/ses-smtp-boundary"
+
+
+def bounded(calls: Calls, **kwargs):
+    """A client factory whose users carry the default boundary, as `pulumi up` leaves them."""
+    make = factory(calls, **kwargs)
+    add_user_boundaries(make("iam"), {}, default=CONVENTIONAL)
+    return make
+
+
 def run_audit(tmp_path, capsys, *args, text: str = ROSTER, calls: Calls | None = None):
     calls = calls or Calls()
     code = audit_cli.main(["--roster", str(roster_file(tmp_path, text)), "--region", REGION, "--format", "json", *args],
-                          clients=factory(calls))
+                          clients=bounded(calls))
     return code, json.loads(capsys.readouterr().out), calls
 
 
 def run_at(tmp_path, now: datetime, **kwargs):
     target = resolve_target(stack=None, roster=str(roster_file(tmp_path)), region=REGION)
-    return audit.run(target, factory(Calls()), now=now, **kwargs)
+    return audit.run(target, bounded(Calls()), now=now, **kwargs)
 
 
 def codes(report) -> dict[str, list[str]]:
@@ -121,7 +132,7 @@ def test_clean_account_with_active_suspended_and_rotating_people(tmp_path, capsy
 
 def test_text_output(tmp_path, capsys, aws):
     provision()
-    code = audit_cli.main(["--roster", str(roster_file(tmp_path)), "--region", REGION], clients=factory(Calls()))
+    code = audit_cli.main(["--roster", str(roster_file(tmp_path)), "--region", REGION], clients=bounded(Calls()))
     out = capsys.readouterr().out
     assert code == 0
     assert "\x1b[" not in out
@@ -270,7 +281,7 @@ def test_send_policy_drift_and_semantic_equality(tmp_path, capsys, aws):
 def test_policy_for_another_region_is_drift(tmp_path, capsys, aws):
     provision()
     code = audit_cli.main(["--roster", str(roster_file(tmp_path)), "--region", "us-east-1", "--format", "json"],
-                          clients=factory(Calls(), region="us-east-1"))
+                          clients=bounded(Calls(), region="us-east-1"))
     report = json.loads(capsys.readouterr().out)
     # The identity ARN and the configuration set (roster alone: the one the policy names) are in
     # eu-west-1: both differ from what `pulumi up` in us-east-1 writes.
@@ -279,7 +290,8 @@ def test_policy_for_another_region_is_drift(tmp_path, capsys, aws):
 
 
 def test_permissions_boundary_against_stack_config(tmp_path, capsys, aws):
-    """No boundary expected but one set (someone else's), and one expected but missing: both drift."""
+    """The stack's boundary is the conventional one unless configured (`none` or another ARN): a
+    user without it, or with another one, is drift."""
     boundary = f"arn:aws:iam::{ACCOUNT}:policy/ses-smtp-boundary"
     provision(stack="prod")
     (tmp_path / "Pulumi.yaml").write_text("name: mail\nruntime: python\n", encoding="utf-8")
@@ -294,10 +306,14 @@ def test_permissions_boundary_against_stack_config(tmp_path, capsys, aws):
         code = audit_cli.main(args, clients=make)
         return code, json.loads(capsys.readouterr().out)
 
-    everyone = {TARO: boundary, HANAKO: boundary, JIRO: boundary}
-    assert audit_with("", {})[0] == 0
-    assert audit_with(f"  ses-mail:permissionsBoundary: {boundary}\n", everyone)[0] == 0
-    code, report = audit_with("", {TARO: boundary})
+    opted_out = "  ses-mail:permissionsBoundary: none\n"
+    assert audit_with(opted_out, {})[0] == 0
+    assert audit_with("", {TARO: CONVENTIONAL, HANAKO: CONVENTIONAL, JIRO: CONVENTIONAL})[0] == 0
+    assert audit_with(f"  ses-mail:permissionsBoundary: {boundary}\n", {TARO: boundary, HANAKO: boundary, JIRO: boundary})[0] == 0
+    code, report = audit_with("", {TARO: CONVENTIONAL, HANAKO: CONVENTIONAL})
+    assert code == 1 and codes(report) == {"boundary-drift": [JIRO]}
+    assert report["findings"][0]["details"] == {"found": None, "expected": CONVENTIONAL}
+    code, report = audit_with(opted_out, {TARO: boundary})
     assert code == 1 and codes(report) == {"boundary-drift": [TARO]}
     code, report = audit_with(f"  ses-mail:permissionsBoundary: {boundary}\n", {TARO: boundary, JIRO: boundary})
     assert code == 1 and codes(report) == {"boundary-drift": [HANAKO]}
@@ -369,8 +385,13 @@ def test_end_to_end_against_a_moto_server(tmp_path, moto_server, monkeypatch):
         monkeypatch.setenv(k, env[k])
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     provision(endpoint=moto_server)
-    path = roster_file(tmp_path)
-    command = [str(SES_CLI), "audit", "--roster", str(path), "--region", REGION, "--format", "json"]
+    roster_file(tmp_path)
+    # moto keeps no boundary on users: this stack opts out of it, so the users are as it expects.
+    (tmp_path / "Pulumi.yaml").write_text("name: mail\nruntime: python\n", encoding="utf-8")
+    (tmp_path / "Pulumi.dev.yaml").write_text(
+        f"config:\n  aws:region: {REGION}\n  ses-mail:roster: roster.yaml\n  ses-mail:permissionsBoundary: none\n",
+        encoding="utf-8")
+    command = [str(SES_CLI), "audit", "--stack", "dev", "--project-dir", str(tmp_path), "--format", "json"]
 
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr + done.stdout
@@ -400,7 +421,7 @@ def test_a_send_policy_for_another_stacks_configuration_set_is_drift(tmp_path, c
 
     def audit_stack(stack: str):
         code = audit_cli.main(["--stack", stack, "--project-dir", str(tmp_path), "--format", "json"],
-                              clients=factory(Calls()))
+                              clients=bounded(Calls()))
         return code, json.loads(capsys.readouterr().out)
 
     assert audit_stack("dev")[0] == 0
@@ -510,7 +531,7 @@ def test_identity_sending_authorization_policies(tmp_path, capsys, aws, policies
     calls = Calls()
     with stubber:
         code = audit_cli.main(["--roster", str(roster_file(tmp_path)), "--region", REGION, "--format", "json"],
-                              clients=factory(calls, stubbed={"sesv2": ses}))
+                              clients=bounded(calls, stubbed={"sesv2": ses}))
         stubber.assert_no_pending_responses()
     report = json.loads(capsys.readouterr().out)
     assert code == (1 if flagged else 0), report["findings"]
@@ -524,5 +545,5 @@ def test_configuration_set_option_needs_a_plain_name_and_a_roster(tmp_path, caps
     for args in (["--roster", path, "--configuration-set", "ses-mail-*"],
                  ["--roster", path, "--configuration-set", "x" * 65],
                  ["--stack", "dev", "--project-dir", str(tmp_path), "--configuration-set", "ses-mail-dev"]):
-        assert audit_cli.main([*args, "--region", REGION], clients=factory(Calls())) == 2
+        assert audit_cli.main([*args, "--region", REGION], clients=bounded(Calls())) == 2
         assert "--configuration-set" in capsys.readouterr().err

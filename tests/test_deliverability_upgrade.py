@@ -80,7 +80,9 @@ def base_snapshot(tmp_path: Path, roster: Path) -> Snapshot:
 
 
 def head_snapshot(roster: Path) -> Snapshot:
-    run = run_program(stack="dev", roster=roster)
+    # Without the default permissions boundary, whose upgrade (each user's permissionsBoundary, in
+    # place) tests/test_upgrade.py proves: this proves what deliverability changes.
+    run = run_program(stack="dev", roster=roster, config={"ses-mail:permissionsBoundary": "none"})
     items = [(r.type, r.name, r.inputs, run.options.get((r.type, r.name))) for r in run.registrations]
     return Snapshot(resources(items), {k: (Secret.of(v) if k in run.secret_outputs else scrub(v))
                                        for k, v in run.outputs.items()})

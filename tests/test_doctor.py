@@ -7,6 +7,7 @@ are served as given) and queried through --resolver.
 from __future__ import annotations
 
 import json
+import shlex
 
 import boto3
 import pytest
@@ -19,6 +20,7 @@ from ses_mail.live.findings import Answer, check_record, policy_equal
 from ses_mail.specs.deliverability import BOUNCE_PAUSE, parse_rate
 from ses_mail.live.target import resolve_target
 from ses_mail.roster import parse_roster
+from ses_mail.specs import boundary as boundaries
 from ses_mail.specs.dns_records import DnsRecord, dkim_records, route53_values, static_records
 from tests.iam_eval import Request, allows
 from tests.support.live_aws import REGION, TOKENS, Calls, account, documented_policy, factory, identity, not_found, ses_client
@@ -36,11 +38,22 @@ people:
 DOMAIN = parse_roster(ROSTER.strip() + "\n", "roster.yaml").domains[0]
 
 
+def create_boundary(name: str = boundaries.SMTP_BOUNDARY) -> None:
+    """What the one-time setup does: the conventional boundary, created with doctor's own command."""
+    command = shlex.split(boundaries.create_command(name, "123456789012"))
+    assert command[:3] == ["aws", "iam", "create-policy"]
+    options = dict(zip(command[3::2], command[4::2], strict=True))
+    boto3.client("iam").create_policy(Path=options["--path"], PolicyName=options["--policy-name"],
+                                      PolicyDocument=options["--policy-document"])
+
+
 @pytest.fixture
 def zone(aws):
-    """A Route 53 public zone test1.com (moto), with its name servers."""
+    """A Route 53 public zone test1.com (moto), with its name servers, in an account whose
+    permissions boundary exists."""
     r53 = boto3.client("route53")
     created = r53.create_hosted_zone(Name="test1.com", CallerReference="doctor-test")
+    create_boundary()
     return {"id": created["HostedZone"]["Id"], "ns": created["DelegationSet"]["NameServers"]}
 
 
@@ -256,6 +269,7 @@ def test_zone_not_delegated_at_all(tmp_path, capsys, zone):
 
 
 def test_zone_outside_route53_is_a_note_only(tmp_path, capsys, aws):
+    create_boundary()
     dns_rows = [("test1.com", "NS", "ns1.dns-elsewhere.example.", 600)] + rows(expected())
     code, report, _ = run_doctor(tmp_path, capsys, dns_rows)
     assert code == 0
@@ -474,13 +488,67 @@ def test_documented_policy_allows_every_call_doctor_makes(tmp_path, capsys, zone
     run_doctor(tmp_path, capsys, healthy_rows(zone), identities={"test1.com": None}, calls=calls)
     assert calls.actions == {"route53:ListHostedZonesByName", "route53:GetHostedZone",
                              "route53:ListResourceRecordSets", "ses:GetEmailIdentity", "ses:GetAccount",
-                             "cloudwatch:GetMetricData"}
-    for action in sorted(calls.actions):
-        assert allows(policy, Request(action, "*")), f"the documented doctor policy does not allow {action}"
+                             "cloudwatch:GetMetricData", "sts:GetCallerIdentity", "iam:GetPolicy"}
+    for prefix, operation, params in calls.requests:
+        request = Request(f"{prefix}:{operation}", params.get("PolicyArn", "*"))
+        assert allows(policy, request), f"the documented doctor policy does not allow {request}"
     assert all(s["Effect"] == "Allow" for s in policy["Statement"])
     for statement in policy["Statement"]:
         for action in statement["Action"]:
             assert action.split(":")[1].startswith(("Get", "List", "Describe")), action
+
+
+def test_a_missing_permissions_boundary_is_an_error_with_the_command_that_creates_it(tmp_path, capsys, aws):
+    """The SMTP users' boundary (and the rotation role's, with `delivery: rotation`) must exist, or
+    `pulumi up` fails: doctor says so with the exact `aws iam create-policy` command, which, run,
+    clears the finding. A stack with `none` is not asked about it."""
+    r53 = boto3.client("route53")
+    zone = r53.create_hosted_zone(Name="test1.com", CallerReference="doctor-boundary")
+    rows = [("test1.com", "NS", ns + ".", 172800) for ns in zone["DelegationSet"]["NameServers"]] + rows_of_expected()
+    put_in_route53({"id": zone["HostedZone"]["Id"]}, expected())
+    put_reputation(0.001, 0.0001)
+    smtp = "arn:aws:iam::123456789012:policy/ses-mail-boundary/ses-smtp-boundary"
+    rotation = "arn:aws:iam::123456789012:policy/ses-mail-boundary/ses-mail-rotation-boundary"
+
+    code, report, _ = run_doctor(tmp_path, capsys, rows)
+    [finding] = report["findings"]
+    assert code == 1 and (finding["code"], finding["severity"], finding["subject"]) == ("boundary-missing", "error", smtp)
+    assert finding["fix"] == boundaries.create_command("ses-smtp-boundary", "123456789012")
+    assert finding["details"] == {"policy_arn": smtp, "setting": "ses-mail:permissionsBoundary"}
+
+    rotated = ROSTER + "    delivery: rotation\n    secret_readers: [arn:aws:iam::123456789012:role/reader]\n"
+    code, report, _ = run_doctor(tmp_path, capsys, rows, roster=rotated)
+    assert {f["subject"] for f in report["findings"] if f["code"] == "boundary-missing"} == {smtp, rotation}
+
+    create_boundary("ses-smtp-boundary")
+    create_boundary("ses-mail-rotation-boundary")
+    code, report, _ = run_doctor(tmp_path, capsys, rows)
+    assert code == 0 and report["findings"] == []
+    assert "boundary-missing" not in codes(run_doctor(tmp_path, capsys, rows, roster=rotated)[1])
+
+
+def test_a_stack_without_a_boundary_is_not_asked_about_one(tmp_path, capsys, aws):
+    from ses_mail.live.doctor import boundary_findings
+
+    (tmp_path / "Pulumi.yaml").write_text("name: mail\nruntime: python\n", encoding="utf-8")
+    (tmp_path / "roster.yaml").write_text(ROSTER.strip() + "\n", encoding="utf-8")
+    (tmp_path / "Pulumi.dev.yaml").write_text(
+        "config:\n  aws:region: eu-west-1\n  ses-mail:roster: roster.yaml\n  ses-mail:permissionsBoundary: none\n",
+        encoding="utf-8")
+    calls = Calls()
+    target = resolve_target(stack="dev", roster=None, region=None, project_dir=str(tmp_path))
+    assert boundary_findings(target, factory(calls)) == [] and calls.made == []
+    mine = "arn:aws:iam::123456789012:policy/team/mail-boundary"
+    (tmp_path / "Pulumi.dev.yaml").write_text(
+        f"config:\n  aws:region: eu-west-1\n  ses-mail:roster: roster.yaml\n  ses-mail:permissionsBoundary: {mine}\n",
+        encoding="utf-8")
+    target = resolve_target(stack="dev", roster=None, region=None, project_dir=str(tmp_path))
+    [finding] = boundary_findings(target, factory(calls))
+    assert finding.subject == mine and mine in finding.fix and "ses-mail:permissionsBoundary" in finding.fix
+
+
+def rows_of_expected() -> list[tuple[str, str, str, int]]:
+    return rows(expected())
 
 
 # --- pure comparisons -------------------------------------------------------------------------------
@@ -575,6 +643,9 @@ def test_clean_identity_policies_exit_0_and_no_account_lookup_without_policies(t
     code, report, calls = run_doctor(tmp_path, capsys, healthy_rows(zone), identities={"test1.com": _identity_with(own)})
     assert code == 0, report["findings"]
     code, report, calls = run_doctor(tmp_path, capsys, healthy_rows(zone))
+    # Asked once, for the permissions boundary's ARN; not again for identity policies there are none of.
+    assert code == 0 and calls.made.count("sts:GetCallerIdentity") == 1
+    code, report, calls = run_doctor(tmp_path, capsys, healthy_rows(zone), roster=ROSTER.split("people:")[0])
     assert code == 0 and "sts:GetCallerIdentity" not in calls.actions
 
 
@@ -583,5 +654,6 @@ def test_documented_doctor_policy_covers_the_identity_policy_check(tmp_path, cap
     put_in_route53(zone, expected())
     open_ = {"open": {"Version": "2012-10-17", "Statement": [_send_statement("*")]}}
     _, _, calls = run_doctor(tmp_path, capsys, healthy_rows(zone), identities={"test1.com": _identity_with(open_)})
-    for action in sorted(calls.actions):
-        assert allows(policy, Request(action, "*")), f"the documented doctor policy does not allow {action}"
+    for prefix, operation, params in calls.requests:
+        request = Request(f"{prefix}:{operation}", params.get("PolicyArn", "*"))
+        assert allows(policy, request), f"the documented doctor policy does not allow {request}"

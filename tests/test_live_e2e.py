@@ -49,6 +49,10 @@ def account_env(moto_server, tmp_path):  # noqa: F811 - the fixture imported abo
     session.client("cloudwatch", endpoint_url=moto_server).put_metric_data(Namespace="AWS/SES", MetricData=[
         {"MetricName": "Reputation.BounceRate", "Value": 0.001},
         {"MetricName": "Reputation.ComplaintRate", "Value": 0.0001}])
+    # The one-time setup's permissions boundary (docs/review-threat-model.md), which doctor checks.
+    from ses_mail.specs.boundary import BOUNDARY_PATH, SMTP_BOUNDARY, smtp_boundary_policy
+    session.client("iam", endpoint_url=moto_server).create_policy(
+        Path=BOUNDARY_PATH, PolicyName=SMTP_BOUNDARY, PolicyDocument=json.dumps(smtp_boundary_policy()))
     (tmp_path / "roster.yaml").write_text(ROSTER.strip() + "\n", encoding="utf-8")
     return env, zone["DelegationSet"]["NameServers"]
 

@@ -138,7 +138,8 @@ def test_the_plugin_schema_is_derived_from_the_component(schema):
     resource = schema["resources"]["ses-mail:index:SesMail"]
     assert resource["isComponent"] is True
     inputs = resource["inputProperties"]
-    assert set(inputs) == {"roster", "region", "iamPath", "permissionsBoundary", "secretsKmsKey", "secretAdmins",
+    assert set(inputs) == {"roster", "region", "iamPath", "permissionsBoundary", "rotationPermissionsBoundary",
+                           "secretsKmsKey", "secretAdmins",
                            "bounceRateAlarm", "complaintRateAlarm"}
     assert inputs["bounceRateAlarm"]["type"] == "number"
     assert resource["requiredInputs"] == ["roster"]

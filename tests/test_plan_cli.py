@@ -102,3 +102,33 @@ def test_plan_lists_the_records_of_a_domain_whose_dns_is_kept_elsewhere(tmp_path
     assert published[("mail.example.net", "MX")] == published[("_dmarc.example.net", "TXT")] == "external"
     assert published[("mail.example.com", "MX")] == "route53"
     assert "example.net-mail-from-mx" not in done.stdout and "example.net-identity" in done.stdout
+
+
+def test_plan_shows_the_boundaries_and_marks_an_explicit_none(tmp_path):
+    """In a scratch project: by default every user (and the rotation role) gets the account's
+    conventional boundary, shown per user and in the boundaries note; `none` is marked as such."""
+    (tmp_path / "Pulumi.yaml").write_text((PROJECT_DIR / "Pulumi.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "roster.yaml").write_text(
+        "domains:\n  - name: example.com\n    dns: external\ndefaults:\n  delivery: rotation\n"
+        "  secret_readers: [arn:aws:iam::123456789012:role/ses-mail-admin/reader]\n"
+        "people:\n  - email: taro@example.com\n", encoding="utf-8")
+
+    def plan_with(config: str) -> str:
+        (tmp_path / "Pulumi.dev.yaml").write_text(
+            f"config:\n  aws:region: eu-west-1\n  ses-mail:roster: roster.yaml\n{config}", encoding="utf-8")
+        done = plan("--project-dir", str(tmp_path))
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    out = plan_with("")
+    assert "boundary=/ses-mail-boundary/ses-smtp-boundary" in out
+    assert "path=/ses-mail-rotation/ boundary=/ses-mail-boundary/ses-mail-rotation-boundary" in out
+    assert ("  SMTP users (ses-mail:permissionsBoundary): "
+            "arn:aws:iam::123456789012:policy/ses-mail-boundary/ses-smtp-boundary") in out
+    assert ("  rotation function's role (ses-mail:rotationPermissionsBoundary): "
+            "arn:aws:iam::123456789012:policy/ses-mail-boundary/ses-mail-rotation-boundary") in out
+    out = plan_with("  ses-mail:permissionsBoundary: none\n")
+    assert "name=smtp-taro@example.com path=/ses-smtp/ boundary=NONE" in out
+    assert ("  SMTP users (ses-mail:permissionsBoundary): NONE (ses-mail:permissionsBoundary is `none`): "
+            "the deploy role of policies/deploy-role.json refuses to create them") in out
+    assert "ses-mail-rotation-boundary" in out  # the role's boundary is a setting of its own

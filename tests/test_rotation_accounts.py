@@ -12,7 +12,7 @@ from ses_mail.cli import audit as audit_cli
 from ses_mail.specs.iam_policy import identity_arn, send_as_policy
 from ses_mail.specs.naming import IAM_USER_PATH, SEND_POLICY_NAME, iam_user_name, secret_name
 from tests.credential_helpers import READER
-from tests.support.live_aws import REGION, Calls, factory
+from tests.support.live_aws import REGION, Calls, add_user_boundaries, factory
 
 ACCOUNT = "123456789012"
 ROSTER = f"""
@@ -49,7 +49,10 @@ def run(tmp_path, capsys):
     path = tmp_path / "roster.yaml"
     path.write_text(ROSTER, encoding="utf-8")
     calls = Calls()
-    code = audit_cli.main(["--roster", str(path), "--region", REGION, "--format", "json"], clients=factory(calls))
+    make = factory(calls)
+    # As `pulumi up` leaves the users: with the default boundary (moto keeps none on users).
+    add_user_boundaries(make("iam"), {}, default=f"arn:aws:iam::{ACCOUNT}:policy/ses-mail-boundary/ses-smtp-boundary")
+    code = audit_cli.main(["--roster", str(path), "--region", REGION, "--format", "json"], clients=make)
     return code, json.loads(capsys.readouterr().out), calls
 
 

@@ -117,7 +117,9 @@ def test_the_deployed_policies_are_the_evaluated_ones(registered):
     assert {k: permission.inputs[k] for k in ("action", "principal", "sourceAccount", "sourceArn")} == {
         "action": expected["action"], "principal": expected["principal"],
         "sourceAccount": expected["source_account"], "sourceArn": expected["source_arn"]}
-    role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{role.inputs['name']}"
+    # The only path the deploy role may create and pass roles under (policies/deploy-role.json).
+    assert role.inputs["path"] == "/ses-mail-rotation/"
+    role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/ses-mail-rotation/{role.inputs['name']}"
     for secret_policy in by_type(registrations, "aws:secretsmanager/secretPolicy:SecretPolicy"):
         assert json.loads(secret_policy.inputs["policy"]) == rp.rotation_secret_policy(
             [READER], default_secret_admins(ACCOUNT_ID), role_arn)

@@ -3,6 +3,8 @@ the function, and the secret's resource policy; and the limits of its schedule a
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ses_mail.specs.iam_policy import default_secret_admins
 from ses_mail.specs.naming import IAM_USER_PATH, iam_user_name, secret_name
@@ -220,6 +222,16 @@ def test_function_names_fit_lambda():
     assert len(long) <= 64 and long != rp.function_name("ses-mail", "a-very-long-stack-name-for-the-organisation-production-e")
     odd = rp.function_name("ses-mail", "prod.eu")
     assert all(c.isalnum() or c in "-_" for c in odd) and odd != rp.function_name("ses-mail", "prod-eu")
+
+
+@given(project=st.from_regex(r"[A-Za-z0-9_.-]{1,40}", fullmatch=True),
+       stack=st.from_regex(r"[A-Za-z0-9_.-]{1,60}", fullmatch=True))
+def test_every_function_name_is_one_the_deploy_role_may_create(project, stack):
+    """policies/deploy-role.json allows functions and log groups named `ses-mail-*` only: a
+    component in another project gets `ses-mail-<project>-…`, still within Lambda's 64 characters."""
+    name = rp.function_name(project, stack)
+    assert name.startswith("ses-mail-") and len(name) <= 64
+    assert rp.function_name("acme", "prod") == "ses-mail-acme-prod-smtp-rotation"
 
 
 def test_tags_name_the_person_and_the_stack():

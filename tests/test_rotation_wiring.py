@@ -104,6 +104,20 @@ def test_one_function_per_stack_and_each_persons_secret_under_their_sender(rotat
     assert tags[rp.TAG_STATUS] == "suspended" and rp.TAG_LEGACY_KEY not in tags
 
 
+def test_the_functions_role_gets_the_rotation_boundary_by_default_and_none_opts_out(rotated, run):
+    """The role lives under /ses-mail-rotation/ with the account's conventional rotation boundary
+    (the deploy role creates no role without it); `ses-mail:rotationPermissionsBoundary: none` opts out."""
+    (role,) = rotated.of_type("aws:iam/role:Role")
+    assert role.inputs["path"] == "/ses-mail-rotation/"
+    assert role.inputs["permissionsBoundary"] == (
+        "arn:aws:iam::123456789012:policy/ses-mail-boundary/ses-mail-rotation-boundary")
+    off = run(ALL_ROTATED, config={"ses-mail:rotationPermissionsBoundary": "none"})
+    (role,) = off.of_type("aws:iam/role:Role")
+    assert "permissionsBoundary" not in role.inputs
+    # The SMTP users' boundary is a setting of its own.
+    assert all(u.inputs["permissionsBoundary"].endswith("/ses-smtp-boundary") for u in off.of_type("aws:iam/user:User"))
+
+
 def test_no_function_when_nobody_rotates(run):
     program = run()
     assert not program.of_type(FUNCTION) and not program.of_type(ROTATION)

@@ -26,9 +26,28 @@ def test_pulumi_yaml_declares_exactly_the_settings_keys_in_order():
 def test_defaults():
     settings = from_config({})
     assert settings == StackSettings(roster="config/roster.yaml", region=None, iam_path="/ses-smtp/",
-                                     permissions_boundary=None, secrets_kms_key=None, secret_admins=(),
+                                     permissions_boundary=None, rotation_permissions_boundary=None,
+                                     secrets_kms_key=None, secret_admins=(),
                                      bounce_rate_alarm=0.02, complaint_rate_alarm=0.0005)
     assert settings.configuration_set_name is None
+
+
+def test_the_boundaries_default_to_the_conventional_ones_and_none_opts_out():
+    """Unset: the account's `/ses-mail-boundary/` policies, in the caller's partition; `none` (any
+    case): no boundary; an ARN: that one. The component arguments read the same way."""
+    default = from_config({})
+    assert default.smtp_boundary(ACCOUNT) == f"arn:aws:iam::{ACCOUNT}:policy/ses-mail-boundary/ses-smtp-boundary"
+    assert default.rotation_boundary(ACCOUNT, "aws-cn") == (
+        f"arn:aws-cn:iam::{ACCOUNT}:policy/ses-mail-boundary/ses-mail-rotation-boundary")
+    off = from_config({"ses-mail:permissionsBoundary": " None ", "ses-mail:rotationPermissionsBoundary": "none"})
+    assert (off.permissions_boundary, off.smtp_boundary(ACCOUNT), off.rotation_boundary(ACCOUNT)) == ("none", None, None)
+    assert from_args("mail", off.as_args(), stack="dev").smtp_boundary(ACCOUNT) is None
+    own = from_config({"ses-mail:permissionsBoundary": f"arn:aws:iam::{ACCOUNT}:policy/mine"})
+    assert own.smtp_boundary(ACCOUNT) == f"arn:aws:iam::{ACCOUNT}:policy/mine"
+    assert own.rotation_boundary(ACCOUNT).endswith(":policy/ses-mail-boundary/ses-mail-rotation-boundary")
+    with pytest.raises(SettingsError, match=r"ses-mail:rotationPermissionsBoundary 'off' is not a managed policy ARN"
+                                            r" \(such as .*\) or `none`"):
+        from_config({"ses-mail:rotationPermissionsBoundary": "off"})
 
 
 def test_values_are_normalised():
@@ -71,6 +90,7 @@ def test_the_configuration_set_name_is_an_explicit_setting_with_the_names_of_bef
 def test_the_component_arguments_and_the_stack_config_give_the_same_settings():
     config = {"ses-mail:roster": "r.yaml", "ses-mail:region": "eu-west-1", "ses-mail:iamPath": "/m/",
               "ses-mail:permissionsBoundary": f"arn:aws:iam::{ACCOUNT}:policy/b",
+              "ses-mail:rotationPermissionsBoundary": "none",
               "ses-mail:secretsKmsKey": "alias/mail", "ses-mail:secretAdmins": f"arn:aws:iam::{ACCOUNT}:role/a",
               "ses-mail:bounceRateAlarm": "2.5%", "ses-mail:complaintRateAlarm": "0.0007"}
     settings = from_config(config, stack="dev")
@@ -82,7 +102,7 @@ def test_bad_component_arguments_are_all_named():
         from_args("mail", {"roster": "", "region": "mars", "secret_admins": "arn:x", "colour": 1}, stack="dev")
     assert caught.value.problems == [
         "colour: unknown argument (expected one of bounce_rate_alarm, complaint_rate_alarm, iam_path, "
-        "permissions_boundary, region, roster, secret_admins, secrets_kms_key)",
+        "permissions_boundary, region, roster, rotation_permissions_boundary, secret_admins, secrets_kms_key)",
         "region: 'mars' is not an AWS region code such as eu-west-1",
         "secret_admins: 'arn:x' is not a list of IAM role or user ARNs",
         "roster: required (the path of a roster file)",

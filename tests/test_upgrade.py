@@ -22,7 +22,8 @@ from types import SimpleNamespace
 import pytest
 
 from ses_mail.project import Project
-from ses_mail.review.changes import CREATE, DELETE, REPLACE, UPDATE, Secret, alias_urns, diff_stack, resources, scrub
+from ses_mail.review.changes import (_ABSENT as UNSET, CREATE, DELETE, REPLACE, UPDATE, Secret, alias_urns, diff_stack,
+                                     resources, scrub)
 from ses_mail.review.engine import run_program
 from tests.conftest import EXAMPLE_ROSTER, PROJECT_DIR
 from tests.credential_helpers import READER
@@ -161,8 +162,8 @@ def _head_outputs(roster: Path) -> dict:
     return json.loads(json.dumps(run.outputs, default=str))
 
 
-def _head_snapshot(roster: Path):
-    run = run_program(project=Project(PROJECT_DIR), stack="dev", roster=roster, stack_config=CONFIG)
+def _head_snapshot(roster: Path, config: dict[str, str] | None = None):
+    run = run_program(project=Project(PROJECT_DIR), stack="dev", roster=roster, stack_config={**CONFIG, **(config or {})})
     items = [(r.type, r.name, r.inputs, run.options[(r.type, r.name)]) for r in run.registrations]
     # Through JSON as the base went, so both sides hold the same plain types.
     outputs = json.loads(json.dumps(run.outputs, default=str))
@@ -185,10 +186,12 @@ def test_upgrading_to_the_component_changes_no_cloud_resource(base_runs, rosters
     assert all(c.type == "ses-mail:index:SesMail" or c.group.kind == "deliverability" for c in created), [
         (c.type, c.name, c.group) for c in created]
     # In-place updates, each only of the property its feature changes: identities gain the
-    # stack's configuration set, send policies allow it (issue 10), and secret policies' exemption
-    # became ArnNotLike for the /ses-mail-admin/ patterns (issue 7).
+    # stack's configuration set, send policies allow it (issue 10), secret policies' exemption
+    # became ArnNotLike for the /ses-mail-admin/ patterns (issue 7), and users gain the default
+    # permissions boundary (issue 19).
     allowed = {"aws:secretsmanager/secretPolicy:SecretPolicy": {"policy"},
                "aws:iam/userPolicy:UserPolicy": {"policy"},
+               "aws:iam/user:User": {"permissionsBoundary"},
                "aws:sesv2/emailIdentity:EmailIdentity": {"configurationSetName"}}
     for change in diff.changes:
         if change.op == UPDATE:
@@ -211,26 +214,40 @@ HARDENED_POLICIES = {"aws:iam/userPolicy:UserPolicy": "policy",
 @pytest.mark.parametrize("name", sorted(ROSTERS))
 def test_upgrading_from_0_3_0_changes_only_the_hardened_policies(release_runs, rosters, name):
     """The restructuring (stack settings, mode strategies, component arguments) kept every
-    resource, URN and input of release 0.3.0; the only differences are issue 17's, made on
-    purpose: each person's send policy and each secret's resource policy are updated in place
-    (nothing created, deleted or replaced), credential_status gains each person's display-name
-    rule, and pgp's smtp_credentials lose the encrypted secret access key."""
+    resource, URN and input of release 0.3.0. The differences are made on purpose, each an
+    in-place update (nothing is created, deleted or replaced):
+    - issue 17: each person's send policy and each secret's resource policy; credential_status
+      gains each person's display-name rule, and pgp's smtp_credentials lose the encrypted secret
+      access key;
+    - issue 19: each SMTP user gains `permissionsBoundary`, the account's
+      /ses-mail-boundary/ses-smtp-boundary (PutUserPermissionsBoundary); with
+      `ses-mail:permissionsBoundary: none` only issue 17's changes remain."""
     base_resources, base_outputs = _base_snapshot(release_runs[name])
     head_resources, head_outputs = _head_snapshot(rosters[name])
     diff = diff_stack(base_resources, head_resources, base_outputs, head_outputs)
     assert {c.op for c in diff.changes} <= {UPDATE}, [(c.op, c.type, c.name) for c in diff.changes]
+    boundary = ("permissionsBoundary", UNSET, "arn:aws:iam::123456789012:policy/ses-mail-boundary/ses-smtp-boundary",
+                False)
     for change in diff.changes:
-        assert {p.top for p in change.properties} == {HARDENED_POLICIES.get(change.type)}, (
-            change.type, change.name, change.properties)
+        if change.type == "aws:iam/user:User":
+            assert [(p.path, p.before, p.after, p.forces_replace) for p in change.properties] == [boundary]
+        else:
+            assert {p.top for p in change.properties} == {HARDENED_POLICIES.get(change.type)}, (
+                change.type, change.name, change.properties)
     people = [r for r in base_resources if r.type == "aws:iam/userPolicy:UserPolicy"]
     secrets = [r for r in base_resources if r.type == "aws:secretsmanager/secretPolicy:SecretPolicy"]
+    users = [r for r in base_resources if r.type == "aws:iam/user:User"]
     updated = sorted((c.type, c.name) for c in diff.changes)
-    assert updated == sorted((r.type, r.name) for r in people + secrets) and people
+    assert updated == sorted((r.type, r.name) for r in people + secrets + users) and people and users
     # Every send policy now refuses a colleague's feedback address, and the diff says so per person.
     for change in diff.changes:
         if change.type == "aws:iam/userPolicy:UserPolicy":
             assert "feedback address: any address -> own address only" in change.attention, change.name
     assert diff.unchanged == sum(1 for r in base_resources if r.custom) - len(updated) > 0
+    # Opting out of the boundary leaves exactly issue 17's policy updates.
+    opted_out, _ = _head_snapshot(rosters[name], {"ses-mail:permissionsBoundary": "none"})
+    assert sorted((c.type, c.name) for c in diff_stack(base_resources, opted_out, base_outputs, head_outputs).changes) \
+        == sorted((r.type, r.name) for r in people + secrets)
     # Same URNs, not only aliases: nothing was reparented or renamed.
     assert sorted(r.urn for r in head_resources) == sorted(r.urn for r in base_resources)
     # The outputs: exactly the two hardening changes, nothing else.

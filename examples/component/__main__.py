@@ -7,8 +7,8 @@ import pulumi
 
 from ses_mail import SesMail
 
-# The deploy role of policies/deploy-role.json creates SMTP users only with the permissions
-# boundary: `pulumi config set ses-mail:permissionsBoundary arn:aws:iam::<account>:policy/...`.
+# SMTP users get the account's /ses-mail-boundary/ses-smtp-boundary by default, which the deploy
+# role of policies/deploy-role.json requires; `ses-mail:permissionsBoundary` names another, or `none`.
 args = {"roster": "roster.yaml"}
 boundary = pulumi.Config("ses-mail").get("permissionsBoundary")
 if boundary:

@@ -109,6 +109,7 @@ def render(run: ProgramRun) -> str:
     out.extend(_table(rows, ["NAME", "TYPE", "TTL", "PUBLISHED BY", "VALUE"]))
     out.append("")
     out.extend(_deliverability_notes(run))
+    out.extend(_boundary_notes(run))
     creds = run.outputs.get("smtp_credentials") or {}
     secret = "smtp_credentials" in run.secret_outputs
     out.append(f"SMTP credentials: {len(creds)} people, exported as a {'Pulumi secret' if secret else 'PLAIN VALUE (bug!)'} "
@@ -165,6 +166,26 @@ def _deliverability_notes(run: ProgramRun) -> list[str]:
                    + f"; MAIL FROM MX missing -> {v.get('mail_from_on_mx_failure')}")
     out.append("")
     return out
+
+
+#: Who gets which boundary, and the setting that names it (ses_mail.stack_settings).
+_BOUNDED = (("aws:iam/user:User", "SMTP users", "ses-mail:permissionsBoundary"),
+            ("aws:iam/role:Role", "rotation function's role", "ses-mail:rotationPermissionsBoundary"))
+
+
+def _boundary_notes(run: ProgramRun) -> list[str]:
+    """The permissions boundaries the stack sets; an explicit `none` is marked, as the shipped
+    deploy role (policies/deploy-role.json) refuses to create users or the role without them."""
+    out = ["Permissions boundaries (created once per account: docs/review-threat-model.md; "
+           "`ses-mail doctor` checks they exist):"]
+    for token, whose, key in _BOUNDED:
+        found = {str(r.inputs.get("permissionsBoundary") or "") for r in run.of_type(token)}
+        if not found:
+            continue
+        for arn in sorted(found):
+            out.append(f"  {whose} ({key}): " + (arn or f"NONE ({key} is `none`): the deploy role of "
+                                                       "policies/deploy-role.json refuses to create them"))
+    return out + [""] if len(out) > 1 else []
 
 
 def main(argv: list[str] | None = None) -> int:

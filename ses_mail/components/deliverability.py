@@ -10,13 +10,14 @@ evaluated for its optional keys (`__optional_keys__`) to be right at run time.
 """
 
 import json
-from typing import Any, NotRequired, Optional, TypedDict
+from typing import NotRequired, Optional, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
 from ses_mail.roster import Domain, Roster
 from ses_mail.specs import deliverability as spec
+from ses_mail.specs.dns_records import DnsRecord
 
 
 class DeliverabilityArgs(TypedDict):
@@ -165,7 +166,7 @@ class Deliverability(pulumi.ComponentResource):
             lambda v: {**plain, "feedback_topic": v[0], "configuration_set_arn": v[1]})
         self.register_outputs({"summary": self.summary})
 
-    def domain_options(self, domain: Domain) -> dict[str, Any]:
+    def domain_options(self, domain: Domain) -> "DomainOptions":
         """`SendingDomainArgs` fields it decides: default set, records for other domains, waiting."""
         return {
             "configuration_set_name": self.configuration_set_name,
@@ -174,7 +175,20 @@ class Deliverability(pulumi.ComponentResource):
                                                         self._roster.deliverability.wait_for_verification),
         }
 
-    def sender_options(self) -> dict[str, Any]:
+    def sender_options(self) -> "SenderOptions":
         """`SmtpSenderArgs` fields it decides: the set every send policy must allow."""
         return {"configuration_set_arn": self.configuration_set_arn}
 
+
+class DomainOptions(TypedDict):
+    """The `SendingDomainArgs` fields the stack's deliverability decides."""
+
+    configuration_set_name: Optional[pulumi.Input[str]]
+    report_records: tuple[DnsRecord, ...]
+    verify_minutes: Optional[int]
+
+
+class SenderOptions(TypedDict):
+    """The `SmtpSenderArgs` field the stack's deliverability decides."""
+
+    configuration_set_arn: Optional[pulumi.Input[str]]

@@ -17,6 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 import ses_mail.rotation
+from ses_mail.specs.boundary import ROTATION_ROLE_PATH
 from ses_mail.specs.iam_policy import default_secret_admins
 from ses_mail.specs.naming import (IAM_USER_PATH, SECRET_NAME_PREFIX, iam_user_name, person_resource,
                                    secret_description, secret_name)
@@ -72,6 +73,8 @@ class CredentialRotationArgs:
     `account_id`: the account (default: the caller's, from getCallerIdentity).
     `partition`: (default `aws`).
     `stack_tag`: value of the `ses-mail:stack` tag that scopes the function's role (default `<project>/<stack>`).
+    `permissions_boundary`: managed policy ARN set as the role's permissions boundary (default None:
+    none; `SesMail` passes the stack's, by default the account's `ses-mail-rotation-boundary`).
     """
 
     region: str
@@ -86,6 +89,7 @@ class CredentialRotationArgs:
     account_id: Optional[str] = None
     partition: str = "aws"
     stack_tag: Optional[str] = None
+    permissions_boundary: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,9 @@ class CredentialRotation(pulumi.ComponentResource):
             f"{name}-logs", name=log_group_name(self.function_name), retention_in_days=args.log_retention_days,
             region=region, opts=child)
         self.role = aws.iam.Role(
-            f"{name}-role", name=f"{self.function_name}-role"[:64],
+            # The path is the only one the deploy role may create and pass roles under.
+            f"{name}-role", name=f"{self.function_name}-role"[:64], path=ROTATION_ROLE_PATH,
+            permissions_boundary=args.permissions_boundary,
             assume_role_policy=account.apply(lambda a: json.dumps(assume_role_policy(a), sort_keys=True)),
             description="ses-mail rotation function: SMTP users' access keys and this stack's secrets only",
             opts=child)

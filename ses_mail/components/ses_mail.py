@@ -54,7 +54,9 @@ class SesMailArgs(TypedDict):
     iam_path: NotRequired[str]
     """IAM path of the SMTP users. Default: /ses-smtp/."""
     permissions_boundary: NotRequired[str]
-    """Managed policy ARN set as every SMTP user's permissions boundary. Default: none."""
+    """Every SMTP user's permissions boundary: a managed policy ARN, or "none". Default: the account's /ses-mail-boundary/ses-smtp-boundary."""
+    rotation_permissions_boundary: NotRequired[str]
+    """The rotation role's permissions boundary: a policy ARN, or "none". Default: the account's /ses-mail-boundary/ses-mail-rotation-boundary."""
     secrets_kms_key: NotRequired[str]
     """KMS key for the Secrets Manager secrets (delivery secrets_manager). Default: the account's aws/secretsmanager key."""
     secret_admins: NotRequired[list[str]]
@@ -330,6 +332,7 @@ class SesMail(pulumi.ComponentResource):
         # bound by a few characters: ses_mail.roster.limit_checks), so the roster is read once.
         set_key = settings.configuration_set_key
         set_name = settings.configuration_set_name
+        assert set_key is not None and set_name is not None  # from_args names the stack
         roster_path = Path(settings.roster)
         roster = read_roster(roster_path, Deployment(region=region, admins=settings.secret_admins or None,
                                                               configuration_set=set_name))
@@ -376,7 +379,8 @@ class SesMail(pulumi.ComponentResource):
         self._people: dict[str, SmtpSender] = {
             p.email: SmtpSender(p.email, {
                 "person": p, "region": region, "identity_arn": identity_arns[p.domain], "settings": roster.settings(p),
-                "iam_path": settings.iam_path, "permissions_boundary": settings.permissions_boundary,
+                "iam_path": settings.iam_path,
+                "permissions_boundary": settings.smtp_boundary(caller.account_id, caller.partition),
                 "secrets": secrets, "configuration_set_arn": sender_options["configuration_set_arn"]}, opts=child())
             for p in roster.people
         }
@@ -466,7 +470,8 @@ class SesMail(pulumi.ComponentResource):
         rotation = CredentialRotation(f"{name}-smtp-rotation", CredentialRotationArgs(
             region=region, secret_admins=secrets.admins, iam_path=settings.iam_path,
             grace_hours=roster.defaults.grace_hours, rotation_days=roster.defaults.rotation_days,
-            kms_key=settings.secrets_kms_key, account_id=caller.account_id, partition=caller.partition),
+            kms_key=settings.secrets_kms_key, account_id=caller.account_id, partition=caller.partition,
+            permissions_boundary=settings.rotation_boundary(caller.account_id, caller.partition)),
             opts=pulumi.ResourceOptions(parent=self))
         self.rotation = rotation
         return replace(secrets, rotation=rotation)

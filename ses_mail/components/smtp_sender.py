@@ -201,7 +201,7 @@ class SmtpSender(pulumi.ComponentResource):
         # Only the modes that issue keys in the program derive a password here.
         assert self.access_key is not None
         # The SDK's Input[U] union makes mypy infer U as Never for an Output[str] argument.
-        return pulumi.Output.secret(self.access_key.secret).apply(lambda secret: smtp_password(secret, region))  # type: ignore[arg-type]
+        return pulumi.Output.secret(key.secret).apply(lambda secret: smtp_password(secret, region))  # type: ignore[arg-type]
 
     @staticmethod
     def no_password() -> pulumi.Output[Any]:

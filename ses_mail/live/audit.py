@@ -23,6 +23,7 @@ from ses_mail.live.findings import (
 )
 from ses_mail.live.target import Target
 from ses_mail.roster import Person
+from ses_mail.specs.boundary import resolve_boundary
 from ses_mail.specs.deliverability import configuration_set_arn
 from ses_mail.specs.iam_policy import identity_arn, send_as_policy
 from ses_mail.specs.key_slots import key_slots
@@ -210,7 +211,8 @@ def audit_person(person: Person, target: Target, clients: ClientFactory, account
                               configuration_set_arn=set_arn, suspended=settings.suspended and not mode.issues_keys)
     boundary = (user.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
     report.findings += check_user(name, expected_policy=expected, inline=inline, attached=attached, groups=groups,
-                                  boundary=boundary, expected_boundary=target.permissions_boundary,
+                                  boundary=boundary,
+                                  expected_boundary=resolve_boundary(target.permissions_boundary, account_id, partition),
                                   login_profile=login, mfa_devices=mfa, policy_name=SEND_POLICY_NAME)
     return report
 

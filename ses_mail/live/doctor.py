@@ -4,7 +4,8 @@ For each domain: SES's identity (sesv2 GetEmailIdentity: verification, DKIM, MAI
 configuration set), the records the program manages with values computed from the roster and
 from SES's DKIM tokens (resolved publicly; conflicts looked for), and the zone's delegation
 against the Route 53 zone's name servers. For the account: sesv2 GetAccount and the latest
-reputation metrics against the alarm thresholds. Read-only.
+reputation metrics against the alarm thresholds, and that the permissions boundaries the stack
+sets exist (iam GetPolicy). Read-only.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Optional
 
-from ses_mail.findings import Finding, failing
+from ses_mail.findings import ERROR, Finding, failing
 from ses_mail.live.clients import ClientFactory
 from ses_mail.live.dns_check import Resolver
 from ses_mail.live.findings import (
@@ -23,6 +24,7 @@ from ses_mail.live.findings import (
 from ses_mail.live.target import Target
 from ses_mail.modes.dns import dns_provider
 from ses_mail.roster import Domain
+from ses_mail.specs import boundary as boundaries
 from ses_mail.specs.dns_records import DKIM_TOKEN_COUNT, DnsRecord, dkim_records, static_records
 
 REPUTATION_NAMESPACE = "AWS/SES"
@@ -239,6 +241,48 @@ def rotation_failures(target: Target, clients: ClientFactory, now: datetime) -> 
     return findings
 
 
+def boundary_findings(target: Target, clients: ClientFactory) -> list[Finding]:
+    """Each permissions boundary the stack sets (the SMTP users', and the rotation role's when
+    someone's credential is rotated in the account) that does not exist in the account: IAM refuses
+    to create a user or role with it, so `pulumi up` would fail. A boundary set to `none` is not asked for."""
+    from ses_mail.modes.delivery import delivery_mode
+
+    people = target.roster.people
+    wanted = []
+    if people:
+        wanted.append((boundaries.SMTP_BOUNDARY, "ses-mail:permissionsBoundary", target.permissions_boundary,
+                       "the SMTP users"))
+    if any(delivery_mode(target.roster.settings(p).delivery).rotated_in_account for p in people):
+        wanted.append((boundaries.ROTATION_BOUNDARY, "ses-mail:rotationPermissionsBoundary",
+                       target.rotation_permissions_boundary, "the rotation function's role"))
+    wanted = [w for w in wanted if not boundaries.is_opt_out(w[2])]
+    if not wanted:
+        return []
+    caller = clients("sts").get_caller_identity()
+    account, partition = caller["Account"], caller["Arn"].split(":")[1]
+    iam = clients("iam")
+    findings = []
+    for name, key, setting, whose in wanted:
+        arn = boundaries.resolve_boundary(setting, account, partition, name)
+        assert arn is not None
+        try:
+            iam.get_policy(PolicyArn=arn)
+            continue
+        except iam.exceptions.NoSuchEntityException:
+            pass
+        if setting is None:
+            fix = boundaries.create_command(name, account, partition)
+            how = f"create it once (the command), or set {key} to none (docs/stack-config.md)"
+        else:
+            fix = f"create the managed policy {arn}, or set {key} to a policy that exists, or to none"
+            how = "the stack names it"
+        findings.append(Finding(
+            "boundary-missing", ERROR, arn,
+            f"the permissions boundary of {whose} does not exist in account {account}: `pulumi up` cannot "
+            f"create {whose} with it; {how}", fix, {"policy_arn": arn, "setting": key}))
+    return findings
+
+
 def check_domains(target: Target, clients: ClientFactory, resolver: Resolver,
                   cloudflare: Any = None) -> list[DomainReport]:
     """`cloudflare`: a CloudflareReader for `dns: cloudflare` domains, whose zone's name servers
@@ -283,6 +327,7 @@ def run(target: Target, clients: ClientFactory, resolver: Resolver, *, wait: flo
             on_poll(pending)
         sleep(min(POLL_INTERVAL, remaining))
     account, account_findings = check_live_account(clients, target, now())
+    account_findings += boundary_findings(target, clients)
     account_findings += rotation_failures(target, clients, now())
     from ses_mail.live.reports_check import check_reports
     reports, reports_findings = check_reports(target, clients, resolver, now())

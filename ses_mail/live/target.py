@@ -1,7 +1,7 @@
 """What a live command checks: the roster, the SES region and the stack settings that matter.
 
 `--stack S` reads `Pulumi.<S>.yaml` of the project (roster, `ses-mail:region` or `aws:region`,
-`iamPath`, `permissionsBoundary`, `bounceRateAlarm`, `complaintRateAlarm`, read by
+`iamPath`, `permissionsBoundary`, `rotationPermissionsBoundary`, `bounceRateAlarm`, `complaintRateAlarm`, read by
 ses_mail.stack_settings as the program reads them); `--roster FILE` takes
 a roster alone, with the defaults. `--region` wins over both; without any, the standard AWS
 configuration's region (AWS_REGION, the profile) is used.
@@ -34,7 +34,9 @@ class Target:
     region: str
     stack: Optional[str] = None
     iam_path: str = IAM_USER_PATH
+    #: The stack's boundary settings as written (None: the account's conventional one; `none`: off).
     permissions_boundary: Optional[str] = None
+    rotation_permissions_boundary: Optional[str] = None
     bounce_alarm: float = DEFAULT_BOUNCE_ALARM
     complaint_alarm: float = DEFAULT_COMPLAINT_ALARM
     configuration_set: Optional[str] = None
@@ -90,6 +92,7 @@ def resolve_target(*, stack: Optional[str], roster: Optional[str], region: Optio
         roster=loaded, roster_path=path, region=region, stack=None if roster else stack,
         iam_path=settings.iam_path,
         permissions_boundary=settings.permissions_boundary,
+        rotation_permissions_boundary=settings.rotation_permissions_boundary,
         bounce_alarm=settings.bounce_rate_alarm,
         complaint_alarm=settings.complaint_rate_alarm,
         # The set the program makes the identities' default and allows in every send policy;

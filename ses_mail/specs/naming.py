@@ -75,6 +75,10 @@ def person_resource(address: str, role: str) -> str:
     return f"{address}-{role}"
 
 
+#: Stack-level resources (configuration sets, the rotation function and its log group, report
+#: buckets and rule sets) are named so: the deploy role's policy allows no other names.
+STACK_RESOURCE_PREFIX = "ses-mail-"
+
 #: Secrets Manager names: letters, digits and `/_+=.@-`, at most 512 characters.
 SECRET_NAME_PREFIX = "ses-smtp/"
 _SECRET_NAME_CHAR = re.compile(r"[A-Za-z0-9/_+=.@-]")

@@ -11,7 +11,7 @@ import re
 from typing import Any, Iterable, Optional
 
 from ses_mail.specs.iam_policy import POLICY_VERSION, SECRET_READ_ACTIONS, SECRET_VALUE_ACTION
-from ses_mail.specs.naming import IAM_USER_PATH, SECRET_NAME_PREFIX, tag_value
+from ses_mail.specs.naming import IAM_USER_PATH, SECRET_NAME_PREFIX, STACK_RESOURCE_PREFIX, tag_value
 
 TAG_USER = "ses-mail:iam-user"
 TAG_ADDRESS = "ses-mail:smtp-address"
@@ -36,6 +36,8 @@ ROTATION_SECRET_ACTIONS = ("secretsmanager:DescribeSecret", "secretsmanager:GetS
                            "secretsmanager:UpdateSecretVersionStage")
 VALUE_WRITE_ACTIONS = ("secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage")
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+#: A customer managed key of the secrets, used only through Secrets Manager.
+KMS_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
 #: Managing a secret without reading it: what only the deployers (secret admins) may do.
 MANAGEMENT_ACTIONS = ("secretsmanager:RotateSecret", "secretsmanager:CancelRotateSecret",
                       "secretsmanager:UpdateSecret", "secretsmanager:DeleteSecret", "secretsmanager:RestoreSecret",
@@ -93,9 +95,13 @@ def check_schedule(rotation_days: int, grace_hours: int) -> None:
 
 
 def function_name(project: str, stack: str) -> str:
-    """`<project>-<stack>-smtp-rotation` in Lambda's alphabet, hashed when it would be too long."""
-    plain = "".join(c if _FUNCTION_CHAR.match(c) else "-" for c in f"{project}-{stack}-smtp-rotation")
-    if len(plain) <= FUNCTION_NAME_MAX and plain == f"{project}-{stack}-smtp-rotation":
+    """`ses-mail-<stack>-smtp-rotation` for this project (`<project>-<stack>-…` for another project,
+    always starting `ses-mail-`, the only function names the deploy role may create), in Lambda's
+    alphabet, hashed when it would be too long."""
+    head = project if f"{project}-".startswith(STACK_RESOURCE_PREFIX) else f"{STACK_RESOURCE_PREFIX}{project}"
+    wanted = f"{head}-{stack}-smtp-rotation"
+    plain = "".join(c if _FUNCTION_CHAR.match(c) else "-" for c in wanted)
+    if len(plain) <= FUNCTION_NAME_MAX and plain == wanted:
         return plain
     digest = hashlib.sha256(f"{project}/{stack}".encode("utf-8")).hexdigest()[:10]
     return plain[: FUNCTION_NAME_MAX - 11 - len("-rot")] + "-rot-" + digest
@@ -141,7 +147,7 @@ def function_role_policy(*, account_id: str, region: str, stack: str, function: 
     ]
     if kms_key_arn:
         statements.append({"Sid": "SecretsKeyThroughSecretsManagerOnly", "Effect": "Allow",
-                           "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": kms_key_arn,
+                           "Action": list(KMS_ACTIONS), "Resource": kms_key_arn,
                            "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}}})
     return {"Version": POLICY_VERSION, "Statement": statements}
 
@@ -193,8 +199,9 @@ def rotation_secret_policy(readers: Iterable[str], admins: Iterable[str], functi
 
 
 def _iso(value: Any) -> Optional[str]:
-    text: Optional[str] = value.isoformat() if hasattr(value, "isoformat") else value
-    return text
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    return None if value is None else str(value)
 
 
 def check_rotation_state(address: str, secret: str, described: Optional[dict[str, Any]],

@@ -160,17 +160,19 @@ def documented_policy(page: str, heading: str) -> dict[str, Any]:
     return json.loads(block.group(1))
 
 
-def add_user_boundaries(iam: Any, boundaries: dict[str, str]) -> None:
+def add_user_boundaries(iam: Any, boundaries: dict[str, str], default: Optional[str] = None) -> None:
     """moto keeps no permissions boundary on IAM users (it has them on roles only): add AWS's
-    `User.PermissionsBoundary` to its GetUser answers for `boundaries` (user name: policy ARN),
-    checked against the API model's output shape as the Stubber checks its answers."""
+    `User.PermissionsBoundary` to its GetUser answers for `boundaries` (user name: policy ARN; every
+    other user `default`, when given), checked against the API model's output shape as the Stubber
+    checks its answers."""
     from botocore.validate import ParamValidator
 
     def add(parsed=None, model=None, **_: Any) -> None:
         user = (parsed or {}).get("User") or {}
-        if user.get("UserName") in boundaries:
+        arn = boundaries.get(user.get("UserName"), default) if user else None
+        if arn:
             user["PermissionsBoundary"] = {"PermissionsBoundaryType": "PermissionsBoundaryPolicy",
-                                           "PermissionsBoundaryArn": boundaries[user["UserName"]]}
+                                           "PermissionsBoundaryArn": arn}
             report = ParamValidator().validate({k: v for k, v in parsed.items() if k != "ResponseMetadata"},
                                                model.output_shape)
             assert not report.has_errors(), report.generate_report()
