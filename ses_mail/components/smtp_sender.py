@@ -197,9 +197,8 @@ class SmtpSender(pulumi.ComponentResource):
         Wrapped explicitly: the secret must stay secret even where the engine does not honour the
         provider's own secret markings (as under mocks). `apply` keeps the secretness of what it
         maps, known or not, so the password needs no wrapper of its own."""
-        region = self.region
-        # Only the modes that issue keys in the program derive a password here.
-        assert self.access_key is not None
+        region, key = self.region, self.access_key
+        assert key is not None, "only modes that issue keys derive a password"
         # The SDK's Input[U] union makes mypy infer U as Never for an Output[str] argument.
         return pulumi.Output.secret(key.secret).apply(lambda secret: smtp_password(secret, region))  # type: ignore[arg-type]
 
