@@ -251,7 +251,7 @@ class ReportsPlan:
     mx: DnsRecord
 
 
-def plan_reports(roster: Roster, stack_key: str, region: str, caller: Caller, zone_ids: Mapping[str, str],
+def plan_reports(roster: Roster, stack_key: str, region: str, caller: Caller,
                  file: Path, invoke: Optional[pulumi.InvokeOptions]) -> Optional[ReportsPlan]:
     """None without `reports:`. Refuses a region without SES receiving and another active
     receipt rule set not named by `reports.join` (one look-up, before anything is registered).
@@ -348,7 +348,7 @@ class SesMail(pulumi.ComponentResource):
         caller = caller_identity(invoke)
         secrets = secrets_manager_options(roster, settings, roster_path, caller, invoke)
         # DMARC report receiving: checked now, its component registered after the domains.
-        reports = plan_reports(roster, set_key or name, region, caller, zone_ids, roster_path, invoke)
+        reports = plan_reports(roster, set_key or name, region, caller, roster_path, invoke)
         if reports is not None:
             roster = reports.roster  # every domain's rua includes the reports address
         # Every identity's ARN as a plain value (the provider's own format): send policies need not
