@@ -7,12 +7,6 @@ a subprocess, the new one here, both under the mock engine, paired by URN and al
 """
 from __future__ import annotations
 
-import io
-import json
-import os
-import subprocess
-import sys
-import tarfile
 import textwrap
 
 import pytest
@@ -20,7 +14,7 @@ import pytest
 from ses_mail.review.changes import CREATE, DELETE, REPLACE, UPDATE, diff_stack
 from tests.credential_helpers import READER
 from tests.test_delivery import PGP_KEY
-from tests.test_upgrade import CONFIG, REGION, _BASE_SCRIPT, _base_snapshot, _git, _head_snapshot
+from tests.test_upgrade import _base_snapshot, _head_snapshot, _runs_at
 
 #: The last program before issue 17 (display names open, pgp exporting the encrypted secret key).
 BASE_REVISION = "cfc76c7"
@@ -46,20 +40,9 @@ ROSTER = f"""
 
 @pytest.fixture(scope="module")
 def upgrade(tmp_path_factory):
-    if _git("rev-parse", "--verify", "--quiet", f"{BASE_REVISION}^{{commit}}").returncode != 0:
-        pytest.skip(f"revision {BASE_REVISION} is not in this clone (a shallow checkout?): fetch the full history")
-    base = tmp_path_factory.mktemp("base-program")
-    archive = _git("archive", "--format=tar", BASE_REVISION)
-    assert archive.returncode == 0, archive.stderr.decode()
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(base)
     roster = tmp_path_factory.mktemp("roster") / "roster.yaml"
     roster.write_text(textwrap.dedent(ROSTER).lstrip("\n"), encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(base), "PYTHONDONTWRITEBYTECODE": "1"}
-    done = subprocess.run([sys.executable, "-c", _BASE_SCRIPT, str(base), REGION, json.dumps(CONFIG)], cwd=base,
-                          env=env, input=json.dumps({"r": str(roster)}), capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    base_resources, base_outputs = _base_snapshot(json.loads(done.stdout)["r"])
+    base_resources, base_outputs = _base_snapshot(_runs_at(BASE_REVISION, tmp_path_factory, {"r": roster})["r"])
     # Issue 19's default boundary is proven in tests/test_upgrade.py; opted out here, so this
     # diff holds the hardening's changes alone.
     head_resources, head_outputs = _head_snapshot(roster, {"ses-mail:permissionsBoundary": "none"})
