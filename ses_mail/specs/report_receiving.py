@@ -13,8 +13,9 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional, Protocol, Sequence, TypeVar
+from typing import Any, Iterable, Optional, Protocol, TypeVar
 
+from ses_mail.specs import dns_records as records
 from ses_mail.specs.dns_records import DnsRecord
 
 _Model = TypeVar("_Model", bound="_Copyable")
@@ -24,27 +25,15 @@ class _Copyable(Protocol):
     def model_copy(self: _Model, *, update: dict[str, Any]) -> _Model: ...
 
 
-class Dmarc(_Copyable, Protocol):
-    """What receiving reads of a domain's DMARC settings (ses_mail.roster.model.Dmarc has it):
-    the roster depends on the specs, never the other way. Read-only: the models are frozen."""
-
-    @property
-    def enabled(self) -> bool: ...
-    @property
-    def policy(self) -> str: ...
-    @property
-    def testing(self) -> bool: ...
-    @property
-    def rua(self) -> Sequence[str]: ...
+class Dmarc(_Copyable, records.Dmarc, Protocol):
+    """The DMARC settings the records read, copyable (ses_mail.roster.model.Dmarc has it): the
+    roster depends on the specs, never the other way."""
 
 
-class Domain(_Copyable, Protocol):
-    """What receiving reads of a roster domain (ses_mail.roster.model.Domain has it)."""
+class Domain(_Copyable, records.Domain, Protocol):
+    """A roster domain as the records read it, copyable, and whether this stack manages it
+    (ses_mail.roster.model.Domain has it)."""
 
-    @property
-    def name(self) -> str: ...
-    @property
-    def ttl(self) -> int: ...
     @property
     def dmarc(self) -> Dmarc: ...
     @property
