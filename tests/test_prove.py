@@ -407,3 +407,16 @@ def test_installed_command_without_aws(stack, tmp_path):
     assert done.returncode == 1, done.stderr
     report = json.loads(done.stdout)
     assert "taro@test1.com P2" in report["failed"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_no_password_reaches_prove_s_output(stack, capsys, fmt):
+    """prove reads every person's SMTP password; neither its table nor its JSON (a workflow
+    artifact) nor its errors may show one, passing run or failing."""
+    deployed = stack(send_policy=allows_colleagues)
+    passwords = [c["password"] for c in json.loads(deployed.credentials.read_text()).values() if c.get("password")]
+    assert passwords
+    code = prove_cli.main([*deployed.args(), "--format", fmt])
+    out, err = capsys.readouterr()
+    assert code == 1 and out
+    assert not [p for p in passwords if p in out or p in err]
